@@ -174,3 +174,19 @@ class StateView:
     summary: str
     next_step: str
     checked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """One line of the users table: a Leaf user with their derived Panorama state.
+
+    Built by the sync service from Leaf and by the cache from disk; the window and the terminal
+    show nothing else. `state.checked_at` is when this row's state was last read from Leaf.
+    """
+
+    user: LeafUser
+    state: StateView
+    organization_code: str | None = None
+    client_environment: str | None = None
+    connected_since: datetime | None = None
+    from_cache: bool = False
