@@ -139,6 +139,32 @@ class AppKey:
 
 
 @dataclass(frozen=True, slots=True)
+class OneClickInput:
+    """A checked request to start a one-click integration: the partner's Panorama login.
+
+    Built only by `core.validation`, so every field is trimmed and valid.
+    """
+
+    client_id: str
+    username: str
+    password: Secret = field(repr=False)
+    client_environment: Environment
+    sharing_url_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ManualCredentialInput:
+    """A checked request to attach a Panorama credential by hand; built by `core.validation`."""
+
+    client_id: str
+    username: str
+    password: Secret = field(repr=False)
+    organization_code: str
+    refresh_token: Secret = field(repr=False)
+    client_environment: Environment
+
+
+@dataclass(frozen=True, slots=True)
 class OneClickStart:
     """What Leaf returns when a one-click integration starts: where the grower approves it."""
 
