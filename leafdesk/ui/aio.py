@@ -1,0 +1,112 @@
+"""The glue between Qt and asyncio: the one module that imports qasync.
+
+It creates the QApplication with a qasync event loop, starts coroutines from Qt slots with
+`spawn()` (keeping a strong reference to each task until it ends and logging what it raised), and
+runs the loop. Everything else in the window calls `spawn()` and never touches qasync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine, Sequence
+from typing import Any, TypeVar
+
+import qasync
+from PySide6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# asyncio keeps only weak references to tasks, so a fire-and-forget task started from a slot
+# could be garbage-collected mid-flight without this set.
+_tasks: set[asyncio.Task[Any]] = set()
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def application(argv: Sequence[str] | None = None) -> QApplication:
+    """Return the running QApplication, creating it (with `argv`) when there is none."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(list(argv) if argv is not None else sys.argv[:1])
+    return app  # type: ignore[return-value]
+
+
+def event_loop(app: QApplication | None = None) -> asyncio.AbstractEventLoop:
+    """Return the qasync event loop over `app`, creating and installing it on first call.
+
+    The same loop serves the whole process (and the whole test run): Qt objects and tasks
+    created on one loop must not be driven by another.
+    """
+    global _loop
+    if _loop is not None and not _loop.is_closed():
+        return _loop
+
+    _loop = qasync.QEventLoop(app or application())
+    _loop.set_exception_handler(_log_loop_exception)
+    asyncio.set_event_loop(_loop)
+    return _loop
+
+
+def spawn(coro: Coroutine[Any, Any, T], *, name: str | None = None) -> asyncio.Task[T]:
+    """Start `coro` as a task on the window's event loop and keep it alive until it ends.
+
+    An exception the task raises is logged when the task ends, so work started from a slot
+    cannot fail silently. A cancelled task is not an error.
+    """
+    loop = event_loop()
+    task = loop.create_task(coro, name=name)
+    _tasks.add(task)
+    task.add_done_callback(_forget)
+    return task
+
+
+def running_tasks() -> list[asyncio.Task[Any]]:
+    """Return the tasks started with `spawn()` that have not finished."""
+    return [task for task in _tasks if not task.done()]
+
+
+def run_forever() -> int:
+    """Run the Qt event loop (and with it every task) until the application quits."""
+    loop = event_loop()
+    with loop:
+        result = loop.run_forever()
+    return int(result or 0)
+
+
+def run_until_complete(coro: Coroutine[Any, Any, T]) -> T:
+    """Run the event loop until `coro` finishes and return its result.
+
+    Used by the self-test and the tests. It must not be called while the loop already runs,
+    so never from a slot or a coroutine.
+    """
+    return event_loop().run_until_complete(coro)
+
+
+async def cancel_all(timeout: float = 5.0) -> None:
+    """Cancel every task started with `spawn()` and wait (up to `timeout` seconds) for them."""
+    pending = [task for task in _tasks if not task.done() and task is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _tasks.discard(task)
+    if task.cancelled():
+        return
+    error = task.exception()
+    if error is not None:
+        log.error("Background task %s failed", task.get_name(), exc_info=error)
+
+
+def _log_loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    error = context.get("exception")
+    message = context.get("message", "Unhandled error in the event loop")
+    if error is not None:
+        log.error("%s", message, exc_info=error)
+    else:
+        log.error("%s", message)
