@@ -62,6 +62,15 @@ class OfflineError(LeafError):
     """Leaf could not be reached at all: no network, no DNS, connection refused or timed out."""
 
 
+class TimedOutError(OfflineError):
+    """Leaf took the connection but did not answer within the read or write timeout."""
+
+
+class OutcomeUnknownError(OfflineError):
+    """A change (POST or DELETE) may have reached Leaf, but no answer came back and reading the
+    record back did not settle whether it took effect."""
+
+
 class TlsError(LeafError):
     """The connection reached a server but its certificate was not trusted."""
 

@@ -1,0 +1,562 @@
+"""The HTTP layer under the Leaf client, and the only LeafDesk module that imports httpx.
+
+It owns the connection pool (HTTP/1.1, TLS through the OS certificate store, proxies from the
+environment, connect/read/write/pool timeouts), the retry policy, and the translation of
+transport failures and HTTP error answers into the `LeafError` family.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import re
+import socket
+import ssl
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+import truststore
+
+from leafdesk.core.errors import (
+    ConflictError,
+    FieldError,
+    LeafError,
+    MalformedResponseError,
+    NotFoundError,
+    OfflineError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    SignedOutError,
+    TimedOutError,
+    TlsError,
+    ValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+# httpx logs every request line at INFO and httpcore logs connection details at DEBUG; LeafDesk
+# keeps both at WARNING so that no URL, header or token can reach a log through them.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+# Status codes a repeatable request (a GET, or signing in) is retried on.
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+
+# Longest excerpt of an answer body kept in `LeafError.details`.
+EXCERPT_LENGTH = 200
+
+USER_AGENT = "LeafDesk"
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """httpx timeouts in seconds: connecting, reading an answer, sending a body, waiting for a
+    free pooled connection."""
+
+    connect: float = 10.0
+    read: float = 30.0
+    write: float = 30.0
+    pool: float = 30.0
+
+    @classmethod
+    def coerce(cls, value: Timeouts | float | None) -> Timeouts:
+        """Return `value` as Timeouts; a single number applies to all four phases."""
+        if value is None:
+            return cls()
+        if isinstance(value, Timeouts):
+            return value
+        seconds = float(value)
+        return cls(connect=seconds, read=seconds, write=seconds, pool=seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often and how long a request is retried.
+
+    Delays grow exponentially from `base_delay` up to `max_delay`, with full jitter (a random
+    delay between zero and that cap), so that many clients do not retry in step. A 429 waits at
+    least its `Retry-After`. Retrying stops after `max_attempts` tries in all or once the next
+    try would start more than `max_total` seconds after the first, whichever comes first.
+    """
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_total: float = 30.0
+
+    def backoff(self, retry_number: int) -> float:
+        """Return a jittered delay before retry number `retry_number` (1 for the first retry)."""
+        cap = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
+        return random.uniform(0, cap)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An HTTP answer read in full: status, headers (case-insensitive) and body bytes."""
+
+    method: str
+    path: str
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+
+    def json(self) -> Any:
+        """Decode the body as JSON; raise `json.JSONDecodeError` or `UnicodeDecodeError`."""
+        return json.loads(self.content.decode("utf-8"))
+
+    def describe(self) -> str:
+        """Return `METHOD /path -> HTTP nnn`, for error details and logs."""
+        return f"{self.method} {self.path} -> HTTP {self.status_code}"
+
+
+RateLimitHook = Callable[[float | None], None]
+
+
+class HttpSession:
+    """An httpx.AsyncClient with LeafDesk's pool settings, retry policy and error mapping.
+
+    `transport` replaces the network (tests pass `httpx.ASGITransport(app=...)`); with it,
+    TLS, pool limits and environment proxies do not apply. `on_rate_limited` is called with the
+    `Retry-After` seconds (or None) for every 429 Leaf sends, so a caller can send fewer
+    requests at once.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        transport: Any | None = None,
+        max_connections: int = 10,
+        timeout: Timeouts | float | None = None,
+        retry: RetryPolicy | None = None,
+        on_rate_limited: RateLimitHook | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.base_url = normalise_base_url(base_url)
+        self.timeouts = Timeouts.coerce(timeout)
+        self.retry = retry or RetryPolicy()
+        self.on_rate_limited = on_rate_limited
+        self.requests_sent = 0
+        self.rate_limited_count = 0
+        self.retry_count = 0
+
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        )
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            http1=True,
+            http2=False,
+            limits=limits,
+            timeout=httpx.Timeout(
+                connect=self.timeouts.connect,
+                read=self.timeouts.read,
+                write=self.timeouts.write,
+                pool=self.timeouts.pool,
+            ),
+            # Proxies come from HTTP(S)_PROXY/NO_PROXY when no transport is passed.
+            trust_env=True,
+            verify=ssl_context or truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self._client.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """Whether `aclose` has run."""
+        return self._client.is_closed
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+        repeatable: bool,
+    ) -> Reply:
+        """Send one request with retries and return the last answer, whatever its status.
+
+        A `repeatable` request (a GET, or signing in) is retried on connection failures,
+        timeouts, 429, 502, 503 and 504. Any other request changes something at Leaf, so it is
+        retried only when it cannot have reached Leaf: the connection was never made, no pooled
+        connection came free, or Leaf answered 429. When such a request fails after it may have
+        been sent (a read timeout, a reset), `OutcomeUnknownError` is raised so that the caller
+        reads the record back instead of repeating the change blindly.
+
+        Raises `OfflineError`, `TimedOutError`, `TlsError` or `OutcomeUnknownError` when no
+        answer came; HTTP error statuses are returned for the caller to map.
+        """
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            self.requests_sent += 1
+            try:
+                response = await self._client.request(
+                    method, path, params=params, json=json_body, headers=headers
+                )
+            except httpx.TransportError as error:
+                failure = classify_transport_error(error, method=method, path=path)
+                retry_allowed = repeatable or failure.request_not_sent
+                delay = self._next_delay(attempt, started, retry_after=None)
+                if not retry_allowed or delay is None:
+                    raise self._final_transport_error(failure, repeatable) from error
+                self._log_retry(method, path, failure.reason, attempt, delay)
+                await asyncio.sleep(delay)
+                continue
+
+            reply = Reply(
+                method=method,
+                path=path,
+                status_code=response.status_code,
+                headers=response.headers,
+                content=response.content,
+            )
+            if reply.status_code == 429:
+                self._note_rate_limited(reply)
+
+            if not _status_is_retryable(reply.status_code, repeatable):
+                return reply
+            retry_after = parse_retry_after(reply.headers.get("Retry-After"))
+            delay = self._next_delay(attempt, started, retry_after=retry_after)
+            if delay is None:
+                return reply
+            self._log_retry(method, path, f"HTTP {reply.status_code}", attempt, delay)
+            await asyncio.sleep(delay)
+
+    def _next_delay(self, attempt: int, started: float, *, retry_after: float | None) -> float | None:
+        """Return how long to wait before the next try, or None when the budget is spent."""
+        if attempt >= self.retry.max_attempts:
+            return None
+        delay = self.retry.backoff(attempt)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if time.monotonic() - started + delay > self.retry.max_total:
+            return None
+        return delay
+
+    def _note_rate_limited(self, reply: Reply) -> None:
+        self.rate_limited_count += 1
+        if self.on_rate_limited is None:
+            return
+        try:
+            self.on_rate_limited(parse_retry_after(reply.headers.get("Retry-After")))
+        except Exception:
+            # A faulty hook must not turn an answer into a crash of the request.
+            logger.exception("The rate-limit hook failed")
+
+    def _log_retry(self, method: str, path: str, reason: str, attempt: int, delay: float) -> None:
+        self.retry_count += 1
+        logger.info(
+            "Retrying %s %s after %s (try %d of %d) in %.2f s",
+            method, path, reason, attempt + 1, self.retry.max_attempts, delay,
+        )
+
+    def _final_transport_error(self, failure: TransportFailure, repeatable: bool) -> LeafError:
+        if not repeatable and not failure.request_not_sent and failure.kind is not TlsError:
+            return OutcomeUnknownError(
+                f"Leaf did not answer ({failure.reason}), so it is not known whether the "
+                "change was made",
+                details=failure.details,
+            )
+        return failure.kind(failure.message, details=failure.details)
+
+
+def _status_is_retryable(status_code: int, repeatable: bool) -> bool:
+    if repeatable:
+        return status_code in RETRYABLE_STATUS
+    # A 429 means Leaf turned the request away before acting on it.
+    return status_code == 429
+
+
+def normalise_base_url(base_url: str) -> str:
+    """Return the base URL without a trailing slash; raise ValueError unless it is http(s)."""
+    url = base_url.strip().rstrip("/")
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"The Leaf base URL must start with http:// or https://, not {base_url!r}")
+    return url
+
+
+@dataclass(frozen=True, slots=True)
+class TransportFailure:
+    """A request that got no HTTP answer, sorted by what the operator and the retry logic need."""
+
+    kind: type[LeafError]
+    message: str
+    reason: str
+    details: str
+    request_not_sent: bool
+
+
+def classify_transport_error(error: httpx.TransportError, *, method: str, path: str) -> TransportFailure:
+    """Sort an httpx transport error into offline, TLS or timeout, and say whether the request
+    can have reached Leaf."""
+    details = f"{method} {path}: {type(error).__name__}: {_first_line(error)}"
+
+    if _ssl_error_in_chain(error) is not None:
+        ssl_error = _ssl_error_in_chain(error)
+        reason = getattr(ssl_error, "verify_message", None) or getattr(ssl_error, "reason", None)
+        return TransportFailure(
+            kind=TlsError,
+            message="the secure connection to Leaf failed because its certificate is not "
+            "trusted by this computer" if isinstance(ssl_error, ssl.SSLCertVerificationError)
+            else "the secure connection to Leaf could not be set up",
+            reason="a TLS failure",
+            details=f"{details} ({reason})" if reason else details,
+            request_not_sent=True,
+        )
+
+    if isinstance(error, httpx.ConnectTimeout):
+        return TransportFailure(OfflineError, "Leaf did not accept a connection in time",
+                                "a connect timeout", details, request_not_sent=True)
+    if isinstance(error, httpx.PoolTimeout):
+        return TransportFailure(TimedOutError, "too many requests were waiting for a connection",
+                                "a pool timeout", details, request_not_sent=True)
+    if isinstance(error, httpx.ProxyError):
+        return TransportFailure(OfflineError, "the proxy did not pass the request to Leaf",
+                                "a proxy failure", details, request_not_sent=True)
+    if isinstance(error, httpx.ConnectError):
+        return TransportFailure(OfflineError, _connect_message(error), "a connection failure",
+                                details, request_not_sent=True)
+    if isinstance(error, httpx.TimeoutException):
+        return TransportFailure(TimedOutError, "Leaf did not answer in time", "a timeout",
+                                details, request_not_sent=False)
+    if isinstance(error, httpx.UnsupportedProtocol):
+        return TransportFailure(OfflineError, "the Leaf address is not an http or https URL",
+                                "an unsupported URL", details, request_not_sent=True)
+    return TransportFailure(OfflineError, "the connection to Leaf broke before an answer came",
+                            "a broken connection", details, request_not_sent=False)
+
+
+def _connect_message(error: httpx.ConnectError) -> str:
+    text = str(error).lower()
+    if _in_chain(error, socket.gaierror) is not None or "name or service not known" in text or \
+            "temporary failure in name resolution" in text or "getaddrinfo failed" in text:
+        return "the Leaf server name could not be found (no DNS answer); check the network"
+    if _in_chain(error, ConnectionRefusedError) is not None or "refused" in text:
+        return "Leaf refused the connection; check the address and the network"
+    return "Leaf could not be reached; check the network"
+
+
+def _ssl_error_in_chain(error: BaseException) -> ssl.SSLError | None:
+    return _in_chain(error, ssl.SSLError)
+
+
+def _in_chain(error: BaseException, kind: type[BaseException]) -> Any:
+    """Return the first exception of `kind` among `error` and its causes, or None."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, kind):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:EXCERPT_LENGTH] if text else "no message"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Read a `Retry-After` header, in seconds or as an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
+
+
+# --- turning an HTTP error answer into a LeafError ---------------------------------------------
+
+# Sentences for the error keys Leaf's problem answers carry. `credentialExists`,
+# `invalidPartnerCredentials`, `appKeyNotFound` and `sharingUrlMismatch` are LeafDesk's own
+# reading of Leaf's behaviour, as implemented by the sandbox, not documented by Leaf.
+ERROR_KEY_SENTENCES = {
+    "credentialExists": "this Leaf user already has a Panorama credential; delete it before "
+    "creating another",
+    "invalidPartnerCredentials": "Panorama did not accept the partner's username or password",
+    "appKeyNotFound": "Leaf has no Panorama app key for this client id and environment",
+    "sharingUrlMismatch": "the sharingUrlId differs from the one in the Panorama app key",
+}
+
+_SECRET_KEYS = re.compile(r"token|password|secret|authorization|cookie", re.IGNORECASE)
+_SECRET_IN_TEXT = re.compile(
+    r"""(?ix)
+    ("?[\w-]*(?:token|password|secret|authorization)[\w-]*"?\s*[:=]\s*)
+    ("[^"]*"|'[^']*'|bearer\s+[^\s,;"]+|[^\s,;"}&]+)
+    """
+)
+_BEARER = re.compile(r"(?i)\bbearer\s+[\w.~+/=-]+")
+_TAG = re.compile(r"<[^>]+>")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def error_for_reply(
+    reply: Reply,
+    *,
+    action: str | None = None,
+    leaf_user: str | None = None,
+    not_found: str | None = None,
+) -> LeafError:
+    """Build the LeafError for an HTTP error answer, with one plain sentence as its message.
+
+    The body (a problem JSON, plain text, a proxy's HTML page or nothing) only goes into
+    `details`, shortened and with anything that looks like a secret masked.
+    """
+    status = reply.status_code
+    problem = problem_of(reply)
+    error_key = _text_field(problem, "errorKey")
+    details = f"{reply.describe()}: {excerpt(reply)}"
+    common: dict[str, Any] = {
+        "action": action,
+        "leaf_user": leaf_user,
+        "status_code": status,
+        "details": details,
+    }
+
+    if status == 400:
+        field_errors = field_errors_of(problem)
+        return ValidationError(
+            _validation_message(error_key, field_errors),
+            field_errors=field_errors,
+            error_key=error_key,
+            **common,
+        )
+    if status == 401:
+        return SignedOutError("Leaf no longer accepts LeafDesk's sign-in; sign in again", **common)
+    if status == 403:
+        return PermissionDeniedError("this Leaf account is not allowed to do that", **common)
+    if status == 404:
+        return NotFoundError(not_found or "Leaf has no such record", **common)
+    if status == 409:
+        message = ERROR_KEY_SENTENCES.get(error_key or "", "it clashes with what Leaf already holds")
+        return ConflictError(message, error_key=error_key, **common)
+    if status == 429:
+        retry_after = parse_retry_after(reply.headers.get("Retry-After"))
+        wait = f"; wait {retry_after:.0f} seconds and try again" if retry_after else \
+            "; try again in a minute"
+        return RateLimitedError("Leaf is limiting how fast LeafDesk may send requests" + wait,
+                                retry_after=retry_after, **common)
+    if 500 <= status <= 599:
+        where = "a proxy in front of Leaf" if _is_html(reply) else "Leaf"
+        return ServerError(f"{where} failed with HTTP {status}; try again later", **common)
+    if 400 <= status <= 499:
+        return LeafError(f"Leaf rejected the request with HTTP {status}", **common)
+    return MalformedResponseError(f"Leaf answered with an unexpected HTTP {status}", **common)
+
+
+def _validation_message(error_key: str | None, field_errors: list[FieldError]) -> str:
+    if error_key in ERROR_KEY_SENTENCES:
+        return ERROR_KEY_SENTENCES[error_key]
+    if field_errors:
+        names = ", ".join(dict.fromkeys(error.field for error in field_errors))
+        return f"Leaf rejected these fields: {names}"
+    return "Leaf rejected the request as invalid"
+
+
+def problem_of(reply: Reply) -> dict[str, Any] | None:
+    """Return the body as a JSON object when it is one (a problem answer), else None."""
+    try:
+        body = reply.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def field_errors_of(problem: dict[str, Any] | None) -> list[FieldError]:
+    """Read Spring-style `fieldErrors` (`[{"objectName", "field", "message"}]`) tolerantly."""
+    if not problem:
+        return []
+    raw = problem.get("fieldErrors")
+    if not isinstance(raw, list):
+        return []
+    errors = []
+    for entry in raw:
+        if not isinstance(entry, dict):
+            continue
+        field = _text_field(entry, "field") or "request"
+        message = _text_field(entry, "message") or "is invalid"
+        errors.append(FieldError(field=field, message=message))
+    return errors
+
+
+def _text_field(mapping: dict[str, Any] | None, key: str) -> str | None:
+    if not mapping:
+        return None
+    value = mapping.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _is_html(reply: Reply) -> bool:
+    content_type = reply.headers.get("Content-Type", "")
+    return "html" in content_type.lower() or reply.content.lstrip()[:15].lower().startswith(
+        (b"<!doctype html", b"<html")
+    )
+
+
+def excerpt(reply: Reply) -> str:
+    """Return a short, single-line, secret-masked excerpt of a body for error details."""
+    if not reply.content:
+        return "empty body"
+    problem = problem_of(reply)
+    if problem is not None:
+        text = json.dumps(redact(problem), ensure_ascii=False)
+    else:
+        text = reply.content.decode("utf-8", errors="replace")
+        if _is_html(reply):
+            title = _TITLE.search(text)
+            text = "HTML page: " + (title.group(1) if title else _TAG.sub(" ", text))
+        text = redact_text(text)
+    text = " ".join(text.split())
+    if len(text) > EXCERPT_LENGTH:
+        text = text[: EXCERPT_LENGTH - 1] + "…"
+    return text
+
+
+def redact(value: Any) -> Any:
+    """Return a copy of decoded JSON with the values of token, password and secret keys masked."""
+    if isinstance(value, dict):
+        return {
+            key: "[masked]" if _SECRET_KEYS.search(str(key)) and value[key] not in (None, "")
+            else redact(value[key])
+            for key in value
+        }
+    if isinstance(value, list):
+        return [redact(item) for item in value]
+    return value
+
+
+def redact_text(text: str) -> str:
+    """Mask `token=...`, `"password": "..."` and `Bearer ...` values in free text."""
+    text = _SECRET_IN_TEXT.sub(lambda match: match.group(1) + "[masked]", text)
+    return _BEARER.sub("Bearer [masked]", text)
