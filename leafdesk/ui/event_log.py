@@ -1,0 +1,438 @@
+"""The event log of one Leaf user's Panorama credential: a filterable table and the selected event.
+
+Online, the events come from Leaf and are saved to the offline cache, which keeps them past Leaf's
+30 days; offline, they come from the cache with the time they were last fetched. Export writes
+the rows the filters let through to a CSV file as a background operation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QDate, QItemSelection, Qt, Signal
+from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from leafdesk.core.errors import LeafError, NotFoundError
+from leafdesk.core.model import LeafUser
+from leafdesk.ui.event_log_model import (
+    ROW_ROLE,
+    EventFilterProxy,
+    EventLogModel,
+    EventRow,
+    build_rows,
+    local_text,
+    pretty,
+)
+from leafdesk.ui.forms_fields import ErrorPanel, warning_colour
+from leafdesk.ui.operations import Operation, OperationProgress
+
+log = logging.getLogger(__name__)
+
+CSV_HEADER = ["time_utc", "http_status", "result", "what_happened", "detail", "error_type",
+              "source", "event_id"]
+
+
+def write_csv(path: Path, rows: list[EventRow]) -> int:
+    """Write event rows to `path` as UTF-8 CSV and return how many were written.
+
+    Only the decoded columns are written, never the raw headers or body, because a token
+    refresh answer carries live tokens. The file is written beside its final name first, so
+    a failed export never leaves half a file under that name.
+    """
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_HEADER)
+        for row in rows:
+            when = row.when
+            writer.writerow([
+                when.astimezone(timezone.utc).isoformat(timespec="seconds") if when else "",
+                "" if row.event.status_code is None else row.event.status_code,
+                "succeeded" if row.succeeded else "failed",
+                row.title,
+                row.detail,
+                row.error_type or "",
+                "local archive" if row.archived else "Leaf",
+                row.event.id,
+            ])
+    partial.replace(path)
+    return len(rows)
+
+
+class EventLogView(QWidget):
+    """One Leaf user's credential events: filters, the table, the selected event and CSV export.
+
+    `loaded(int)` fires after each load with the number of events; `exported(str)` with the
+    path of a finished export.
+    """
+
+    loaded = Signal(int)
+    exported = Signal(str)
+
+    def __init__(self, parent: QWidget | None, client: Any, cache: Any,
+                 user: LeafUser | None) -> None:
+        """Build the view over `client` (Leaf) and `cache`; call `reload()` to fetch `user`'s log."""
+        super().__init__(parent)
+        self.client = client
+        self.cache = cache
+        self.user = user
+        self.online = True
+        self.as_of: datetime | None = None
+        self.load_operation: Operation | None = None
+        self.export_operation: Operation | None = None
+
+        self.model = EventLogModel(self)
+        self.proxy = EventFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self._build_filters()
+        self._build_table()
+
+        self.source_label = QLabel(self)
+        self.source_label.setWordWrap(True)
+        self.count_label = QLabel(self)
+        self.errors = ErrorPanel(self)
+        self.progress = OperationProgress(self)
+
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.source_label, 1)
+        status_row.addWidget(self.count_label)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.filter_row)
+        layout.addLayout(status_row)
+        layout.addWidget(self.errors)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.progress)
+
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+        self._update_count()
+        self._show_event(None)
+
+    # Building
+
+    def _build_filters(self) -> None:
+        self.outcome_combo = QComboBox(self)
+        self.outcome_combo.addItem(self.tr("All events"), None)
+        self.outcome_combo.addItem(self.tr("Succeeded only"), True)
+        self.outcome_combo.addItem(self.tr("Failed only"), False)
+        self.outcome_combo.setAccessibleName(self.tr("Show events by result"))
+        self.outcome_combo.currentIndexChanged.connect(
+            lambda: self.proxy.set_outcome(self.outcome_combo.currentData()))
+
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText(self.tr("Filter events by text"))
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName(self.tr("Filter events by text"))
+        self.search_edit.textChanged.connect(self.proxy.set_text)
+
+        today = QDate.currentDate()
+        self.from_check = QCheckBox(self.tr("&From"), self)
+        self.from_date = QDateEdit(today.addDays(-30), self)
+        self.to_check = QCheckBox(self.tr("&To"), self)
+        self.to_date = QDateEdit(today, self)
+        for check, edit, name in ((self.from_check, self.from_date, self.tr("First day shown")),
+                                  (self.to_check, self.to_date, self.tr("Last day shown"))):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setEnabled(False)
+            edit.setAccessibleName(name)
+            check.toggled.connect(edit.setEnabled)
+            check.toggled.connect(self._apply_dates)
+            edit.dateChanged.connect(self._apply_dates)
+
+        self.reload_button = QPushButton(self.tr("&Reload"), self)
+        self.reload_button.setToolTip(self.tr("Fetch this user's events from Leaf again"))
+        self.reload_button.clicked.connect(self.reload)
+        self.export_button = QPushButton(self.tr("E&xport CSV…"), self)
+        self.export_button.setToolTip(self.tr("Save the events shown to a CSV file"))
+        self.export_button.clicked.connect(self.choose_export_file)
+
+        self.filter_row = QHBoxLayout()
+        self.filter_row.addWidget(self.outcome_combo)
+        self.filter_row.addWidget(self.search_edit, 1)
+        self.filter_row.addWidget(self.from_check)
+        self.filter_row.addWidget(self.from_date)
+        self.filter_row.addWidget(self.to_check)
+        self.filter_row.addWidget(self.to_date)
+        self.filter_row.addWidget(self.reload_button)
+        self.filter_row.addWidget(self.export_button)
+
+        find = QShortcut(QKeySequence.StandardKey.Find, self)
+        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        find.activated.connect(lambda: self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason))
+
+    def _build_table(self) -> None:
+        self.table = QTableView(self)
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(EventLogModel.TIME, Qt.SortOrder.DescendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setAccessibleName(self.tr("Credential events"))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(EventLogModel.TIME, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(EventLogModel.STATUS, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(EventLogModel.RESULT, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(EventLogModel.WHAT, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(EventLogModel.SOURCE, QHeaderView.ResizeMode.ResizeToContents)
+        self.table.selectionModel().selectionChanged.connect(self._on_selection)
+
+        self.detail = QPlainTextEdit(self)
+        self.detail.setReadOnly(True)
+        self.detail.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.detail.setAccessibleName(self.tr("Selected event's headers and body"))
+        self.detail.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+
+    # Filters and selection
+
+    def _apply_dates(self) -> None:
+        first = self.from_date.date().toPython() if self.from_check.isChecked() else None
+        last = self.to_date.date().toPython() if self.to_check.isChecked() else None
+        self.proxy.set_date_range(first, last)
+
+    def set_date_range(self, first_day: date | None, last_day: date | None) -> None:
+        """Set the date filter (both days included); None switches that side off."""
+        if first_day is not None:
+            self.from_date.setDate(QDate(first_day.year, first_day.month, first_day.day))
+        if last_day is not None:
+            self.to_date.setDate(QDate(last_day.year, last_day.month, last_day.day))
+        self.from_check.setChecked(first_day is not None)
+        self.to_check.setChecked(last_day is not None)
+        self._apply_dates()
+
+    def _update_count(self, *_args) -> None:
+        shown, total = self.proxy.rowCount(), self.model.rowCount()
+        if total == shown:
+            self.count_label.setText(self.tr("{count} events").format(count=total))
+        else:
+            self.count_label.setText(self.tr("{shown} of {total} events").format(
+                shown=shown, total=total))
+        self.export_button.setEnabled(shown > 0)
+
+    def _on_selection(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        self._show_event(rows[0].data(ROW_ROLE) if rows else None)
+
+    def _show_event(self, row: EventRow | None) -> None:
+        if row is None:
+            self.detail.setPlainText(self.tr("Select an event to see its headers and body."))
+            return
+        event = row.event
+        status = "–" if event.status_code is None else str(event.status_code)
+        lines = [
+            f"{local_text(event.created_date)}  ·  HTTP {status}  ·  "
+            + (self.tr("succeeded") if row.succeeded else self.tr("failed")),
+            row.title,
+        ]
+        if row.detail:
+            lines.append(row.detail)
+        if row.error_type:
+            lines.append(self.tr("Error type: {kind}").format(kind=row.error_type))
+        if row.archived:
+            lines.append(self.tr("From LeafDesk's local archive: Leaf keeps events for 30 days "
+                                 "and no longer has this one."))
+        lines.append(self.tr("Event id: {id}").format(id=event.id))
+        lines += ["", self.tr("Headers"), pretty(event.headers, event.raw_headers)
+                  or self.tr("(none)")]
+        lines += ["", self.tr("Body"), pretty(event.body, event.raw_body) or self.tr("(empty)")]
+        self.detail.setPlainText("\n".join(lines))
+
+    def selected_row(self) -> EventRow | None:
+        rows = self.table.selectionModel().selectedRows()
+        return rows[0].data(ROW_ROLE) if rows else None
+
+    # Online state and loading
+
+    def set_online(self, online: bool) -> None:
+        """Follow the window: offline, events come from the cache and Reload says why it waits."""
+        self.online = online
+        self.reload_button.setToolTip(
+            self.tr("Fetch this user's events from Leaf again") if online else
+            self.tr("Leaf cannot be reached, so the events shown come from the local cache."))
+
+    def set_user(self, user: LeafUser | None) -> None:
+        """Show another Leaf user's events (loading them), or nothing for None."""
+        if self.load_operation is not None and self.load_operation.running:
+            self.load_operation.cancel()
+        self.user = user
+        self.model.set_rows([])
+        self.errors.clear()
+        if user is None:
+            self.source_label.clear()
+            return
+        self.reload()
+
+    def reload(self) -> Operation | None:
+        """Load the user's events in the background (from Leaf when online, else the cache)."""
+        if self.user is None:
+            return None
+        if self.load_operation is not None and self.load_operation.running:
+            return self.load_operation
+        user = self.user
+        self.source_label.setText(self.tr("Loading events…"))
+        self.reload_button.setEnabled(False)
+        operation = Operation(
+            self,
+            self.tr("Loading the events of {name}").format(name=user.name),
+            lambda progress: self.load_events(user),
+            action=self.tr("load the event log"),
+            leaf_user=user.name,
+            report_errors=False,
+        )
+        operation.failed.connect(self._on_load_failed)
+        operation.finished.connect(lambda: self.reload_button.setEnabled(True))
+        self.load_operation = operation
+        return operation.start()
+
+    async def load_events(self, user: LeafUser) -> int:
+        """Fetch, save and show `user`'s events; return how many are shown.
+
+        Online, Leaf's answer is saved to the cache and merged with the archive there. When
+        Leaf cannot be reached the cache alone is shown, marked with the time it is from.
+        """
+        self.errors.clear()
+        fetched = None
+        if self.online and self.client is not None:
+            try:
+                fetched = await self.client.list_panorama_events(user.id)
+            except NotFoundError:
+                # No credential at Leaf (or it was deleted): Leaf has no events, the archive may.
+                fetched = []
+            except LeafError as error:
+                # Offline or failing, Leaf's answer is missing but the archive is still worth
+                # showing, under the error that says why it is all there is.
+                log.info("Could not load the events of Leaf user %s from Leaf; using the cache: "
+                         "%s", user.id, error)
+                self.errors.show_leaf_error(error.about(leaf_user=user.name,
+                                                        action=self.tr("load the event log")))
+
+        if user is not self.user:
+            return 0
+        if fetched is not None:
+            self.cache.save_events(user.id, fetched)
+            self.as_of = datetime.now(timezone.utc)
+        else:
+            self.as_of = self._cache_time(user.id)
+
+        archived = self.cache.load_events(user.id)
+        seen = {event.id for event in fetched or []}
+        merged = list(fetched or []) + [event for event in archived if event.id not in seen]
+        at_leaf = seen if fetched is not None else None
+        rows = build_rows(merged, at_leaf=at_leaf)
+
+        self.model.set_rows(rows)
+        self._show_source(fetched is not None, rows)
+        if rows and not self.table.selectionModel().hasSelection():
+            self.table.selectRow(0)
+        self.loaded.emit(len(rows))
+        log.info("Event log of Leaf user %s: %d events (%s)", user.id, len(rows),
+                 "Leaf" if fetched is not None else "cache")
+        return len(rows)
+
+    def _cache_time(self, user_id: str) -> datetime | None:
+        # The cache knows when the last sync finished; that is as close to "when these events
+        # were fetched" as it records.
+        try:
+            record = self.cache.last_sync()
+        except Exception:  # the as-of time is a label: a cache problem must not hide the events
+            log.warning("Could not read the last sync time from the cache", exc_info=True)
+            return None
+        return getattr(record, "finished_at", None) if record is not None else None
+
+    def _show_source(self, from_leaf: bool, rows: list[EventRow]) -> None:
+        archived = sum(1 for row in rows if row.archived)
+        if from_leaf:
+            text = self.tr("From Leaf, as of {time}.").format(time=local_text(self.as_of))
+            self.source_label.setStyleSheet("")
+        else:
+            when = local_text(self.as_of) if self.as_of else self.tr("an unknown time")
+            text = self.tr("Offline: from the local cache, as of {time}.").format(time=when)
+            self.source_label.setStyleSheet(f"color: {warning_colour(self.palette())};")
+        if archived:
+            text += " " + self.tr("{count} older events are from LeafDesk's local archive "
+                                  "(Leaf keeps 30 days).").format(count=archived)
+        if not rows:
+            text += " " + self.tr("No events: Leaf has logged nothing for this credential, "
+                                  "or the user has none.")
+        self.source_label.setText(text)
+
+    def _on_load_failed(self, failure) -> None:
+        self.source_label.setText(self.tr("The events could not be loaded."))
+        self.errors.show_error(failure.sentence, failure.details)
+
+    # Export
+
+    def choose_export_file(self) -> None:
+        """Ask where to save the CSV (non-modally), then export there."""
+        name = (self.user.name if self.user else "events").replace("/", "-")
+        dialog = QFileDialog(self, self.tr("Export events to CSV"))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter(self.tr("CSV files (*.csv)"))
+        dialog.setDefaultSuffix("csv")
+        dialog.selectFile(f"{name} - Panorama events.csv")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda path: self.export_csv(Path(path)))
+        dialog.open()
+
+    def export_csv(self, path: Path) -> Operation:
+        """Export the rows the filters show, in the table's order, to `path` in the background."""
+        rows = self.proxy.visible_rows()
+
+        async def work(progress) -> int:
+            progress(0, len(rows), 0, str(path.name))
+            count = await asyncio.to_thread(write_csv, path, rows)
+            progress(count, len(rows), 0, str(path.name))
+            return count
+
+        operation = Operation(
+            self,
+            self.tr("Exporting events to {file}").format(file=path.name),
+            work,
+            action=self.tr("export the event log to {file}").format(file=path),
+            leaf_user=self.user.name if self.user else None,
+        )
+        operation.succeeded.connect(lambda count: self._on_exported(path, count))
+        self.export_operation = operation
+        operation.start()
+        self.progress.track(operation)
+        return operation
+
+    def _on_exported(self, path: Path, count: int) -> None:
+        log.info("Exported %d events to %s", count, path)
+        self.exported.emit(str(path))

@@ -1,0 +1,242 @@
+"""The manual form: attach a Panorama credential to a Leaf user by typing its six fields.
+
+Input is checked by `core.validation` before anything is sent, each problem shown under its field.
+Where the user already has a credential the form offers Replace (delete, then create) behind the
+same warning, and on PRODUCTION the same typed-name check, as the delete confirmation.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from leafdesk.core.errors import LeafError, ValidationError
+from leafdesk.core.model import LeafUser, PanoramaCredential
+from leafdesk.core.validation import validate_manual
+from leafdesk.ui.forms_confirm import RemovalConfirmation
+from leafdesk.ui.forms_fields import ErrorPanel, FieldForm, SecretEdit, environment_combo
+from leafdesk.ui.forms_presets import PresetPicker, preset_password
+from leafdesk.ui.forms_tasks import FormTasks
+
+log = logging.getLogger(__name__)
+
+
+class ManualDialog(QDialog):
+    """Form for a manual Panorama credential; emits `saved(PanoramaCredential)` when Leaf has it."""
+
+    saved = Signal(object)
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        connect_service: Any,
+        user: LeafUser,
+        existing: PanoramaCredential | None,
+        *,
+        presets: list[Any] | None = None,
+        secrets: Any | None = None,
+    ) -> None:
+        """Build the form for `user`; `existing` (the current credential) turns Create into Replace."""
+        super().__init__(parent)
+        self.connect_service = connect_service
+        self.user = user
+        self.existing = existing
+        self.secrets = secrets
+        self.tasks = FormTasks()
+        self.setWindowTitle(self.tr("Enter Panorama credentials for {name}").format(name=user.name))
+        self.setMinimumWidth(560)
+
+        whose = QLabel(self.tr(
+            "Whose login is this? Client id, username and password are your company's Panorama "
+            "partner login, the same for every grower, not the grower's own login. The "
+            "organization code and the refresh token belong to this grower's operation, which "
+            "must already be authorized to share data with your partner application."
+        ), self)
+        whose.setWordWrap(True)
+        whose.setTextFormat(Qt.TextFormat.PlainText)
+        whose.setFrameShape(QFrame.Shape.StyledPanel)
+        whose.setMargin(8)
+
+        self.preset_picker = PresetPicker(presets or [], self)
+        self.preset_picker.setAccessibleName(self.tr("Partner app preset"))
+        self.preset_picker.currentIndexChanged.connect(self._apply_preset)
+
+        self.form = FieldForm(self)
+        self.form.add_field("preset", self.tr("Pr&eset:"), self.preset_picker, self.tr(
+            "Fills the partner login from a preset saved in Settings."))
+        self.client_id = QLineEdit(self)
+        self.form.add_field("client_id", self.tr("&Client id:"), self.client_id, self.tr(
+            "Your partner application's client id, from the Panorama Partner Portal."))
+        self.username = QLineEdit(self)
+        self.form.add_field("username", self.tr("Partner &username:"), self.username, self.tr(
+            "The username of your company's Panorama partner account."))
+        self.password = SecretEdit(self.tr("Partner password"), self)
+        self.form.add_field("password", self.tr("Partner &password:"), self.password, self.tr(
+            "The password of that partner account. LeafDesk sends it to Leaf and does not keep "
+            "it."))
+        self.organization_code = QLineEdit(self)
+        self.form.add_field(
+            "organization_code", self.tr("&Organization code:"), self.organization_code,
+            self.tr("The grower's organization code in Panorama."))
+        self.refresh_token = SecretEdit(self.tr("Refresh token"), self)
+        self.form.add_field("refresh_token", self.tr("&Refresh token:"), self.refresh_token,
+                            self.tr("A Cognito refresh token for this grower, from Panorama's "
+                                    "AWS Cognito sign-in. Leaf uses it to get access tokens."))
+        self.environment = environment_combo(self)
+        self.form.add_field("client_environment", self.tr("&Environment:"), self.environment,
+                            self.tr("Where the partner login lives. A credential made for STAGE "
+                                    "does not work in PRODUCTION, nor the other way round."))
+
+        self.confirmation: RemovalConfirmation | None = None
+        if existing is not None:
+            self.confirmation = RemovalConfirmation(user, existing, replacing=True, parent=self)
+            if existing.client_environment:
+                index = self.environment.findData(existing.client_environment.upper())
+                if index >= 0:
+                    self.environment.setCurrentIndex(index)
+            self.client_id.setText(existing.client_id or "")
+            self.username.setText(existing.username or "")
+            self.organization_code.setText(existing.organization_code or "")
+
+        self.errors = ErrorPanel(self)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 0)
+        self.progress.setTextVisible(False)
+        self.progress.setVisible(False)
+        self.progress.setAccessibleName(self.tr("Saving the credential"))
+
+        self.buttons = QDialogButtonBox(self)
+        label = self.tr("&Replace credential") if existing else self.tr("C&reate credential")
+        if existing is not None:
+            self.submit_button = self.buttons.addButton(
+                label, QDialogButtonBox.ButtonRole.DestructiveRole)
+        else:
+            self.submit_button = self.buttons.addButton(
+                label, QDialogButtonBox.ButtonRole.AcceptRole)
+            self.submit_button.setDefault(True)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.submit_button.clicked.connect(self.submit)
+        self.cancel_button.clicked.connect(self.reject)
+        if self.confirmation is not None:
+            self.submit_button.setEnabled(self.confirmation.is_satisfied())
+            self.confirmation.satisfiedChanged.connect(self._update_submit)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(whose)
+        layout.addWidget(self.form)
+        if self.confirmation is not None:
+            layout.addWidget(self.confirmation)
+        layout.addStretch(1)
+        layout.addWidget(self.errors)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.buttons)
+        self.resize(640, self.sizeHint().height())
+
+    def _apply_preset(self) -> None:
+        preset = self.preset_picker.current_preset()
+        if preset is None:
+            return
+        self.client_id.setText(preset.client_id)
+        self.username.setText(preset.partner_username)
+        self.password.setText(preset_password(self.secrets, preset))
+        index = self.environment.findData(str(preset.client_environment).upper())
+        if index >= 0:
+            self.environment.setCurrentIndex(index)
+
+    def _update_submit(self) -> None:
+        satisfied = self.confirmation is None or self.confirmation.is_satisfied()
+        self.submit_button.setEnabled(satisfied and not self.tasks.busy)
+
+    def checked_input(self):
+        """Return the form's `ManualCredentialInput`, or show each problem under its field."""
+        self.errors.clear()
+        try:
+            data = validate_manual(
+                client_id=self.client_id.text(),
+                username=self.username.text(),
+                password=self.password.text(),
+                organization_code=self.organization_code.text(),
+                refresh_token=self.refresh_token.text(),
+                client_environment=self.environment.currentData(),
+            )
+        except ValidationError as error:
+            self._show_validation(error)
+            return None
+        self.form.clear_errors()
+        return data
+
+    def _show_validation(self, error: ValidationError) -> None:
+        unplaced = self.form.show_errors(error)
+        if unplaced or not error.field_errors:
+            self.errors.show_error(" ".join(unplaced) or error.sentence())
+
+    def submit(self) -> None:
+        """Check the fields and, when they pass, create or replace the credential at Leaf."""
+        if self.tasks.busy:
+            return
+        if self.confirmation is not None and not self.confirmation.is_satisfied():
+            return
+        data = self.checked_input()
+        if data is None:
+            return
+
+        if self.existing is not None:
+            log.info("Replacing the Panorama credential of Leaf user %s", self.user.id)
+            coro = self.connect_service.replace(self.user, data)
+            action = self.tr("replace the Panorama credential")
+        else:
+            log.info("Creating a Panorama credential for Leaf user %s", self.user.id)
+            coro = self.connect_service.create_manual(self.user, data)
+            action = self.tr("create the Panorama credential")
+        self._set_busy(True)
+        self.tasks.start(coro, self._on_saved, self._on_failed, action=action)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.form.setEnabled(not busy)
+        if self.confirmation is not None:
+            self.confirmation.setEnabled(not busy)
+        self.submit_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(not busy)
+        if not busy:
+            self._update_submit()
+
+    def _on_saved(self, credential: Any) -> None:
+        self._set_busy(False)
+        self.password.clear()
+        self.refresh_token.clear()
+        self.saved.emit(credential)
+        self.accept()
+
+    def _on_failed(self, error: LeafError) -> None:
+        self._set_busy(False)
+        error.about(leaf_user=self.user.name)
+        if isinstance(error, ValidationError) and error.field_errors:
+            self._show_validation(error)
+            if self.errors.isHidden():
+                self.errors.show_leaf_error(error)
+            return
+        self.errors.show_leaf_error(error)
+
+    def reject(self) -> None:
+        # A replace cut short between its delete and its create would leave the grower with no
+        # credential at all, so Cancel and Escape wait until Leaf has answered.
+        if self.tasks.busy:
+            return
+        super().reject()
+
+    def done(self, result: int) -> None:  # noqa: D102 - closing cancels a save still in flight
+        self.tasks.cancel_all()
+        super().done(result)

@@ -1,0 +1,490 @@
+"""The one-click form: start Leaf's one-click Panorama integration for a Leaf user and watch it.
+
+The form takes the partner's Panorama login (typed, or from a preset) and checks it with
+`core.validation` before anything is sent. Once Leaf returns the grower's sign-in URL, the dialog
+shows it with Copy and Open in browser, then waits for the grower through
+`ConnectService.wait_for_grower` until the credential is attached, the share page expires, or the
+operator stops waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from PySide6.QtCore import QTimer, QUrl, Qt, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QPalette
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from leafdesk.core.errors import LeafError, ValidationError
+from leafdesk.core.model import LeafUser
+from leafdesk.core.validation import validate_one_click
+from leafdesk.ui.forms_fields import (
+    ErrorPanel,
+    FieldForm,
+    SecretEdit,
+    environment_combo,
+    error_colour,
+    success_colour,
+    warning_colour,
+)
+from leafdesk.ui.forms_presets import PresetPicker, preset_password
+from leafdesk.ui.forms_tasks import FormTasks
+
+log = logging.getLogger(__name__)
+
+# What the waiting page ends in; `outcome` carries one of these.
+CONNECTED = "connected"
+EXPIRED = "expired"
+DECLINED = "declined"
+CANCELLED = "cancelled"
+
+
+def _local_time(moment: datetime | None) -> str:
+    if moment is None:
+        return "?"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone().strftime("%H:%M")
+
+
+def outcome_name(outcome: Any) -> str:
+    """Return CONNECTED, EXPIRED, DECLINED or CANCELLED for what `wait_for_grower` returned.
+
+    The connect service returns an object whose `kind` (or `status`, or itself) is an enum or
+    string naming the ending; the credential, when attached, is in `credential`.
+    """
+    for attribute in ("kind", "status", "state", "outcome"):
+        value = getattr(outcome, attribute, None)
+        if value is not None and not callable(value):
+            break
+    else:
+        value = outcome
+    name = str(getattr(value, "value", value)).lower()
+    if name in ("attached", "connected", "ok", CONNECTED):
+        return CONNECTED
+    if name in (EXPIRED, DECLINED, CANCELLED):
+        return name
+    log.warning("The connect service returned an outcome LeafDesk does not know: %r", name)
+    return name
+
+
+class OneClickDialog(QDialog):
+    """Starts a one-click integration and waits for the grower; reports through its signals.
+
+    `started(PendingOneClick)` once Leaf returned the sign-in URL, `connected(PanoramaCredential
+    or None)` when the grower approved, and `outcome(str)` with the ending (see the constants).
+    """
+
+    started = Signal(object)
+    connected = Signal(object)
+    outcome = Signal(str)
+
+    def __init__(
+        self,
+        parent: QWidget | None,
+        connect_service: Any,
+        user: LeafUser,
+        presets: list[Any],
+        secrets: Any | None,
+    ) -> None:
+        """Build the one-click form for `user`; `presets` and `secrets` fill the partner login."""
+        super().__init__(parent)
+        self.connect_service = connect_service
+        self.user = user
+        self.secrets = secrets
+        self.tasks = FormTasks()
+        self.pending: Any | None = None
+        self.result_name: str | None = None
+        self._wait_task: asyncio.Task | None = None
+        self.setWindowTitle(self.tr("Connect {name} to Panorama (one-click)").format(
+            name=user.name))
+
+        self.pages = QStackedWidget(self)
+        self.pages.addWidget(self._build_form_page(presets))
+        self.pages.addWidget(self._build_waiting_page())
+
+        self.errors = ErrorPanel(self)
+        self.buttons = QDialogButtonBox(self)
+        self.start_button = self.buttons.addButton(
+            self.tr("&Start one-click"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.start_button.setDefault(True)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.start_button.clicked.connect(self.submit)
+        self.close_button.clicked.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.errors)
+        layout.addWidget(self.buttons)
+
+        self._countdown = QTimer(self)
+        self._countdown.setInterval(1000)
+        self._countdown.timeout.connect(self._update_countdown)
+        self.resize(620, 700)
+
+    # The form
+
+    def _build_form_page(self, presets: list[Any]) -> QWidget:
+        page = QWidget(self)
+        intro = QLabel(self.tr(
+            "Leaf creates a share page for {name}. You send its link to the grower, who signs in "
+            "to Panorama and approves sharing with your partner application; Leaf then attaches "
+            "the credential. The login below is your company's Panorama partner login, not the "
+            "grower's."
+        ).format(name=self.user.name), page)
+        intro.setWordWrap(True)
+        intro.setTextFormat(Qt.TextFormat.PlainText)
+
+        self.preset_picker = PresetPicker(presets, page)
+        self.preset_picker.setAccessibleName(self.tr("Partner app preset"))
+        self.preset_picker.currentIndexChanged.connect(self._apply_preset)
+
+        self.form = FieldForm(page)
+        self.form.add_field("preset", self.tr("Pr&eset:"), self.preset_picker, self.tr(
+            "Fills every field from a partner app saved in Settings, password included when the "
+            "keychain has it."))
+        self.client_id = QLineEdit(page)
+        self.form.add_field("client_id", self.tr("&Client id:"), self.client_id, self.tr(
+            "Your partner application's client id, from the Panorama Partner Portal."))
+        self.username = QLineEdit(page)
+        self.form.add_field("username", self.tr("Partner &username:"), self.username, self.tr(
+            "The username of your company's Panorama partner account (not the grower's)."))
+        self.password = SecretEdit(self.tr("Partner password"), page)
+        self.form.add_field("password", self.tr("Partner &password:"), self.password, self.tr(
+            "The password of that partner account. LeafDesk sends it to Leaf and does not keep "
+            "it; presets keep theirs in the system keychain."))
+        self.environment = environment_combo(page)
+        self.form.add_field("client_environment", self.tr("&Environment:"), self.environment,
+                            self.tr("The Panorama environment of the partner login. A grower "
+                                    "connected on STAGE is not connected on PRODUCTION."))
+        self.sharing_url_id = QLineEdit(page)
+        self.sharing_url_id.setPlaceholderText("xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx")
+        self.form.add_field("sharing_url_id", self.tr("S&haring URL id:"), self.sharing_url_id,
+                            self.tr("The UUID inside your Share Initiation URL: Panorama Partner "
+                                    "Portal > Account Details. It must match the one in your "
+                                    "Panorama app key at Leaf."))
+
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(intro)
+        layout.addSpacing(6)
+        layout.addWidget(self.form)
+        layout.addStretch(1)
+        return page
+
+    def _apply_preset(self) -> None:
+        preset = self.preset_picker.current_preset()
+        if preset is None:
+            return
+        self.client_id.setText(preset.client_id)
+        self.username.setText(preset.partner_username)
+        self.password.setText(preset_password(self.secrets, preset))
+        self.sharing_url_id.setText(preset.sharing_url_id)
+        index = self.environment.findData(str(preset.client_environment).upper())
+        if index >= 0:
+            self.environment.setCurrentIndex(index)
+        self.form.clear_errors()
+
+    def checked_input(self):
+        """Return the form's `OneClickInput`, or show each problem under its field."""
+        self.errors.clear()
+        try:
+            data = validate_one_click(
+                client_id=self.client_id.text(),
+                username=self.username.text(),
+                password=self.password.text(),
+                client_environment=self.environment.currentData(),
+                sharing_url_id=self.sharing_url_id.text(),
+            )
+        except ValidationError as error:
+            self._show_validation(error)
+            return None
+        self.form.clear_errors()
+        return data
+
+    def _show_validation(self, error: ValidationError) -> None:
+        unplaced = self.form.show_errors(error)
+        if unplaced or not error.field_errors:
+            self.errors.show_error(" ".join(unplaced) or error.sentence())
+
+    def submit(self) -> None:
+        """Check the fields and, when they pass, ask Leaf to start the one-click integration."""
+        if self.tasks.busy or self.pages.currentIndex() != 0:
+            return
+        data = self.checked_input()
+        if data is None:
+            return
+        log.info("Starting a one-click integration for Leaf user %s on %s",
+                 self.user.id, data.client_environment)
+        self.form.setEnabled(False)
+        self.start_button.setEnabled(False)
+        self.start_button.setText(self.tr("Starting…"))
+        self.tasks.start(
+            self.connect_service.start_one_click(self.user, data),
+            self._on_started,
+            self._on_start_failed,
+            action=self.tr("start the one-click integration"),
+        )
+
+    def _on_start_failed(self, error: LeafError) -> None:
+        self.form.setEnabled(True)
+        self.start_button.setEnabled(True)
+        self.start_button.setText(self.tr("&Start one-click"))
+        error.about(leaf_user=self.user.name)
+        if isinstance(error, ValidationError) and error.field_errors:
+            self._show_validation(error)
+            if self.errors.isHidden():
+                self.errors.show_leaf_error(error)
+            return
+        self.errors.show_leaf_error(error)
+
+    # Waiting for the grower
+
+    def _build_waiting_page(self) -> QWidget:
+        page = QWidget(self)
+        heading = QLabel(self.tr("Send this link to the grower"), page)
+        font = heading.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        heading.setFont(font)
+
+        explain = QLabel(self.tr(
+            "The grower opens it, signs in to Panorama and approves sharing with your partner "
+            "application. The link is not a secret of yours, but it lets whoever opens it "
+            "connect this Leaf user, so send it only to the grower."
+        ), page)
+        explain.setWordWrap(True)
+
+        self.url_edit = QLineEdit(page)
+        self.url_edit.setReadOnly(True)
+        self.url_edit.setAccessibleName(self.tr("Grower's sign-in URL"))
+        self.copy_button = QPushButton(self.tr("&Copy link"), page)
+        self.copy_button.clicked.connect(self.copy_url)
+        self.open_button = QPushButton(self.tr("&Open in browser"), page)
+        self.open_button.clicked.connect(self.open_url)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.url_edit, 1)
+        url_row.addWidget(self.copy_button)
+        url_row.addWidget(self.open_button)
+
+        line = QFrame(page)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+
+        self.state_label = QLabel(page)
+        state_font = self.state_label.font()
+        state_font.setPointSizeF(state_font.pointSizeF() * 1.3)
+        state_font.setBold(True)
+        self.state_label.setFont(state_font)
+        self.state_label.setAccessibleName(self.tr("One-click state"))
+
+        self.state_detail = QLabel(page)
+        self.state_detail.setWordWrap(True)
+        self.state_detail.setTextFormat(Qt.TextFormat.PlainText)
+
+        self.wait_progress = QProgressBar(page)
+        self.wait_progress.setTextVisible(False)
+        self.wait_progress.setAccessibleName(self.tr("Time left on the share page"))
+
+        self.honesty = QLabel(self.tr(
+            "Leaf does not report a declined share: if the grower declines or ignores the page, "
+            "LeafDesk can only tell when the page expires."
+        ), page)
+        self.honesty.setWordWrap(True)
+        self.honesty.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        self.stop_button = QPushButton(self.tr("S&top waiting"), page)
+        self.stop_button.setToolTip(self.tr(
+            "Stop watching for the grower. The share page stays valid until it expires."))
+        self.stop_button.clicked.connect(self.stop_waiting)
+        self.retry_button = QPushButton(self.tr("Check a&gain"), page)
+        self.retry_button.setVisible(False)
+        self.retry_button.clicked.connect(self._start_waiting)
+        self.again_button = QPushButton(self.tr("Start &again"), page)
+        self.again_button.setToolTip(self.tr("Back to the form, to send the grower a new link."))
+        self.again_button.setVisible(False)
+        self.again_button.clicked.connect(self._back_to_form)
+        action_row = QHBoxLayout()
+        action_row.addStretch(1)
+        action_row.addWidget(self.retry_button)
+        action_row.addWidget(self.again_button)
+        action_row.addWidget(self.stop_button)
+
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(heading)
+        layout.addWidget(explain)
+        layout.addLayout(url_row)
+        layout.addSpacing(8)
+        layout.addWidget(line)
+        layout.addWidget(self.state_label)
+        layout.addWidget(self.state_detail)
+        layout.addWidget(self.wait_progress)
+        layout.addWidget(self.honesty)
+        layout.addLayout(action_row)
+        layout.addStretch(1)
+        return page
+
+    def _on_started(self, pending: Any) -> None:
+        self.pending = pending
+        self.password.clear()
+        self.url_edit.setText(pending.sign_in_url)
+        self.url_edit.setCursorPosition(0)
+        total = max(1, int((pending.expires_at - pending.started_at).total_seconds()))
+        self.wait_progress.setRange(0, total)
+        self.pages.setCurrentIndex(1)
+        self.start_button.setVisible(False)
+        self.close_button.setText(self.tr("Close"))
+        self.copy_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.started.emit(pending)
+        self._start_waiting()
+
+    def _start_waiting(self) -> None:
+        self.errors.clear()
+        self.retry_button.setVisible(False)
+        self.again_button.setVisible(False)
+        self.stop_button.setVisible(True)
+        self._set_state(self.tr("Waiting for the grower…"), warning_colour(self.palette()))
+        self._update_countdown()
+        self._countdown.start()
+        self._wait_task = self.tasks.start(
+            self.connect_service.wait_for_grower(self.user.id),
+            self._on_wait_finished,
+            self._on_wait_failed,
+            action=self.tr("check whether the grower approved"),
+        )
+
+    def _update_countdown(self) -> None:
+        if self.pending is None:
+            return
+        now = datetime.now(timezone.utc)
+        expires = self.pending.expires_at
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=timezone.utc)
+        left = max(0, int((expires - now).total_seconds()))
+        self.wait_progress.setValue(left)
+        self.state_detail.setText(self.tr(
+            "Started at {started}. The share page expires at {expires} ({minutes} min {seconds} s "
+            "left). LeafDesk checks Leaf for the credential until then."
+        ).format(started=_local_time(self.pending.started_at), expires=_local_time(expires),
+                 minutes=left // 60, seconds=left % 60))
+
+    def _set_state(self, text: str, colour: str) -> None:
+        self.state_label.setText(text)
+        self.state_label.setStyleSheet(f"color: {colour};")
+
+    def _on_wait_finished(self, result: Any) -> None:
+        self._countdown.stop()
+        self._wait_task = None
+        name = outcome_name(result)
+        self.stop_button.setVisible(False)
+        self.wait_progress.setVisible(False)
+        expires = _local_time(self.pending.expires_at if self.pending else None)
+        if name == CONNECTED:
+            self._set_state(self.tr("Connected"), success_colour(self.palette()))
+            self.state_detail.setText(self.tr(
+                "{name} approved sharing, and Leaf attached the Panorama credential."
+            ).format(name=self.user.name))
+            self.honesty.setVisible(False)
+            self.close_button.setText(self.tr("Close"))
+            self.close_button.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.connected.emit(getattr(result, "credential", None))
+        elif name == DECLINED:
+            self._set_state(self.tr("Declined"), error_colour(self.palette()))
+            self.state_detail.setText(self.tr(
+                "The grower declined sharing on the share page. Talk to the grower before "
+                "sending a new link."))
+            self.again_button.setVisible(True)
+        elif name == EXPIRED:
+            self._set_state(self.tr("Expired"), error_colour(self.palette()))
+            self.state_detail.setText(self.tr(
+                "The share page expired at {expires} without a credential at Leaf. The grower "
+                "may have declined or not opened it. Start again to send a new link."
+            ).format(expires=expires))
+            self.again_button.setVisible(True)
+        else:
+            self._set_state(self.tr("Stopped waiting"), warning_colour(self.palette()))
+            self.state_detail.setText(self.tr(
+                "LeafDesk stopped watching. The share page stays valid until {expires}; if the "
+                "grower approves it, the next refresh shows {name} as connected."
+            ).format(expires=expires, name=self.user.name))
+            self.retry_button.setVisible(True)
+        log.info("One-click for Leaf user %s ended: %s", self.user.id, name)
+        self.result_name = name
+        self.outcome.emit(name)
+
+    def _on_wait_failed(self, error: LeafError) -> None:
+        self._countdown.stop()
+        self._wait_task = None
+        self.stop_button.setVisible(False)
+        self.retry_button.setVisible(True)
+        self._set_state(self.tr("Could not check"), error_colour(self.palette()))
+        error.about(leaf_user=self.user.name)
+        self.errors.show_leaf_error(error)
+
+    def stop_waiting(self) -> None:
+        """Stop polling Leaf; the share page itself stays valid until it expires."""
+        if self._wait_task is None or self._wait_task.done():
+            return
+        log.info("Operator stopped waiting for the grower of Leaf user %s", self.user.id)
+        self._wait_task.cancel()
+        self._wait_task = None
+        self._on_wait_finished(CANCELLED)
+
+    def _back_to_form(self) -> None:
+        self.pending = None
+        self.result_name = None
+        self.errors.clear()
+        self.wait_progress.setVisible(True)
+        self.honesty.setVisible(True)
+        self.form.setEnabled(True)
+        self.start_button.setVisible(True)
+        self.start_button.setEnabled(True)
+        self.start_button.setText(self.tr("&Start one-click"))
+        self.close_button.setText(self.tr("Cancel"))
+        self.pages.setCurrentIndex(0)
+        self.password.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    # The link
+
+    def copy_url(self) -> None:
+        QGuiApplication.clipboard().setText(self.url_edit.text())
+        self.copy_button.setText(self.tr("Copied"))
+        QTimer.singleShot(1500, lambda: self.copy_button.setText(self.tr("&Copy link")))
+
+    def open_url(self) -> None:
+        if not QDesktopServices.openUrl(QUrl(self.url_edit.text())):
+            self.errors.show_error(self.tr(
+                "Could not open a web browser. Copy the link and open it by hand."))
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt override
+        # On the waiting page Ctrl+C copies the link even while a button has the focus.
+        if self.pages.currentIndex() == 1 and event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_url()
+            return
+        super().keyPressEvent(event)
+
+    def done(self, result: int) -> None:  # noqa: D102 - closing stops the polling
+        self._countdown.stop()
+        if self._wait_task is not None and not self._wait_task.done():
+            self._wait_task.cancel()
+            self._wait_task = None
+            self.result_name = CANCELLED
+            self.outcome.emit(CANCELLED)
+        self.tasks.cancel_all()
+        super().done(result)
