@@ -1,0 +1,121 @@
+"""The one logging setup of LeafDesk: a rotating file under the platform log folder.
+
+Secrets are kept out of logs at the source (the client never logs a token); the masking filter
+installed here is a second line of defence that blanks anything shaped like a bearer token, a JWT
+or a password or token value before a record reaches the file.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import re
+from pathlib import Path
+
+from leafdesk.core import paths
+
+LOG_FILE_NAME = "leafdesk.log"
+MAX_LOG_BYTES = 2 * 1024 * 1024
+LOG_BACKUP_COUNT = 5
+MASK = "********"
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
+
+# Libraries that would log request lines (with query strings) at INFO or DEBUG.
+_QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3", "asyncio", "keyring")
+
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}")
+# A JSON member, keyword argument, header or query parameter whose name marks a secret; the value
+# may be quoted with either quote or bare up to a separator.
+_SECRET_NAMES = (
+    r"password|passwd|refresh_?token|access_?token|id_?token|client_?secret|secret|"
+    r"authorization|x-api-key|api_?key|token"
+)
+_SECRET_VALUE = re.compile(
+    r"(?i)(?P<name>[\"']?\b(?:" + _SECRET_NAMES + r")\b[\"']?\s*[:=]\s*)"
+    r"(?P<value>\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|[^\s,;&}\]\)]+)"
+)
+
+_handler: logging.Handler | None = None
+
+
+def mask_secrets(text: str) -> str:
+    """Return `text` with every bearer token, JWT and password/token value replaced by a mask."""
+    text = _BEARER.sub(lambda match: f"{match.group(1)}{match.group(2)}{MASK}", text)
+    text = _JWT.sub(MASK, text)
+    return _SECRET_VALUE.sub(_mask_value, text)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    value = match.group("value")
+
+    # Keep the quotes so a masked JSON body still reads as JSON.
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return f"{match.group('name')}{value[0]}{MASK}{value[0]}"
+    return f"{match.group('name')}{MASK}"
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Rewrite each record's message, arguments and traceback text with secrets masked.
+
+    The record is changed in place, so every handler after this one sees the masked text too.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:
+            # A format string that does not match its arguments: keep both, masked, in the text.
+            message = f"{record.msg} (arguments did not fit: {record.args!r})"
+        record.msg = mask_secrets(message)
+        record.args = None
+
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_secrets(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_secrets(record.stack_info)
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> Path:
+    """Send LeafDesk's logs to one rotating file under the platform log folder; return its path.
+
+    Calling it again changes the level and keeps the one handler; if the log folder has changed
+    (as between tests), the old file handler is closed and replaced.
+    """
+    global _handler
+    log_path = paths.log_dir() / LOG_FILE_NAME
+    root = logging.getLogger()
+
+    if _handler is not None and Path(getattr(_handler, "baseFilename", "")) != log_path:
+        shutdown_logging()
+
+    if _handler is None:
+        handler = logging.handlers.RotatingFileHandler(
+            log_path, maxBytes=MAX_LOG_BYTES, backupCount=LOG_BACKUP_COUNT, encoding="utf-8"
+        )
+        handler.setFormatter(logging.Formatter(_FORMAT))
+        handler.addFilter(SecretMaskingFilter())
+        root.addHandler(handler)
+        _handler = handler
+
+    root.setLevel(level)
+    _handler.setLevel(level)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+    logging.getLogger(__name__).debug("Logging to %s at level %s", log_path, level)
+    return log_path
+
+
+def shutdown_logging() -> None:
+    """Remove and close the handler that `configure_logging` installed, if any."""
+    global _handler
+    if _handler is None:
+        return
+    logging.getLogger().removeHandler(_handler)
+    _handler.close()
+    _handler = None

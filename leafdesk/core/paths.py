@@ -1,0 +1,78 @@
+"""The folders where LeafDesk keeps its settings, offline caches and logs, resolved per platform.
+
+Everything goes through platformdirs so that each OS gets its usual place; the data folder is the
+machine-local one (on Windows `%LOCALAPPDATA%`, never the roaming profile), because a cache that
+roams between machines would be copied at every sign-in and could be opened by two machines.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import platformdirs
+
+APP_NAME = "LeafDesk"
+
+# The readable part of a cache file name; the hash suffix keeps names unique.
+_MAX_READABLE_LENGTH = 48
+_UNSAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def data_dir() -> Path:
+    """Return the local (non-roaming) data folder, creating it when missing."""
+    path = platformdirs.user_data_path(APP_NAME, appauthor=False, roaming=False)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_dir() -> Path:
+    """Return the folder of the settings file, creating it when missing."""
+    path = platformdirs.user_config_path(APP_NAME, appauthor=False, roaming=False)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def log_dir() -> Path:
+    """Return the folder of the log files, creating it when missing."""
+    path = platformdirs.user_log_path(APP_NAME, appauthor=False)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def normalize_base_url(base_url: str) -> str:
+    """Return the base URL in the form used to tell accounts apart.
+
+    The scheme and host are lowercased and a trailing slash dropped, so `https://API.withleaf.io/`
+    and `https://api.withleaf.io` share one cache.
+    """
+    parts = urlsplit(base_url.strip())
+    scheme = parts.scheme.lower()
+    netloc = parts.netloc.lower()
+    path = parts.path.rstrip("/")
+    return f"{scheme}://{netloc}{path}"
+
+
+def cache_file_name(account_name: str, base_url: str) -> str:
+    """Return the cache file name for one Leaf account and base URL.
+
+    The name is a readable part (account name and host, reduced to safe characters) plus a short
+    hash of the exact account name and normalized base URL, so two accounts never share a file even
+    when their readable parts collide.
+    """
+    normalized = normalize_base_url(base_url)
+    digest = hashlib.sha256(f"{account_name}\n{normalized}".encode()).hexdigest()[:12]
+
+    host = urlsplit(normalized).netloc.replace(":", "-")
+    readable = _UNSAFE_CHARACTERS.sub("-", f"{account_name.strip()}-{host}").strip("-.")
+    readable = readable[:_MAX_READABLE_LENGTH].rstrip("-.") or "account"
+    return f"{readable}-{digest}.sqlite3"
+
+
+def cache_path(account_name: str, base_url: str) -> Path:
+    """Return the offline cache file of one Leaf account and base URL, under the data folder."""
+    folder = data_dir() / "cache"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / cache_file_name(account_name, base_url)

@@ -1,0 +1,137 @@
+"""Passwords and the Leaf token in the OS keychain, through keyring; the only module that imports it.
+
+Where no usable keychain exists (keyring resolved its fail or null backend, or the backend raises),
+the store says so once and keeps values in memory for this run only. It never writes a file, and it
+refuses keyring backends that store secrets in a plain file.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import keyring
+import keyring.backend
+import keyring.errors
+from keyring.backends import fail, null
+
+from leafdesk.core.model import Secret
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = "LeafDesk"
+
+LEAF_PASSWORD = "leaf-password"  # key: the Leaf account name
+LEAF_TOKEN = "leaf-token"  # key: the Leaf account name
+PARTNER_PASSWORD = "partner-password"  # key: the partner app preset name
+KINDS = frozenset({LEAF_PASSWORD, LEAF_TOKEN, PARTNER_PASSWORD})
+
+NO_KEYCHAIN_WARNING = (
+    "No system keychain is available, so passwords and tokens are kept in memory only until "
+    "LeafDesk closes and must be entered again next time."
+)
+
+# keyrings.alt offers backends that write secrets to a file in the user's folders.
+_FILE_BACKEND_MODULES = ("keyrings.alt",)
+
+
+class SecretStore:
+    """Get, set and delete LeafDesk's secrets in the OS keychain under the service "LeafDesk".
+
+    Each secret is addressed by a kind (`leaf-password`, `leaf-token`, `partner-password`) and a
+    key (the Leaf account name or the partner app preset name). `persistent` is False when the
+    values live in memory for this run only; `warning` then holds a sentence for the window.
+    """
+
+    def __init__(
+        self, *, service: str = SERVICE_NAME, backend: keyring.backend.KeyringBackend | None = None
+    ) -> None:
+        self.service = service
+        self._lock = threading.Lock()
+        self._memory: dict[str, str] = {}
+        self._backend = backend if backend is not None else keyring.get_keyring()
+        self.persistent = True
+        self.warning: str | None = None
+
+        reason = _unusable_reason(self._backend)
+        if reason is not None:
+            self._fall_back_to_memory(reason)
+
+    @property
+    def backend_name(self) -> str:
+        """The keyring backend resolved at start, as `module.Class`, even after a fallback."""
+        backend_type = type(self._backend)
+        return f"{backend_type.__module__}.{backend_type.__qualname__}"
+
+    def get(self, kind: str, key: str) -> Secret | None:
+        """Return the stored secret, or None when there is none."""
+        name = _entry_name(kind, key)
+        with self._lock:
+            if self.persistent:
+                try:
+                    value = self._backend.get_password(self.service, name)
+                except Exception as error:  # any backend failure means: no usable keychain
+                    self._fall_back_to_memory(f"reading {kind} failed: {error!r}")
+                else:
+                    return Secret(value) if value is not None else None
+            value = self._memory.get(name)
+            return Secret(value) if value is not None else None
+
+    def set(self, kind: str, key: str, value: str) -> None:
+        """Store a secret, replacing any earlier value of the same kind and key."""
+        name = _entry_name(kind, key)
+        with self._lock:
+            if self.persistent:
+                try:
+                    self._backend.set_password(self.service, name, str(value))
+                except Exception as error:
+                    self._fall_back_to_memory(f"storing {kind} failed: {error!r}")
+                else:
+                    return
+            self._memory[name] = str(value)
+
+    def delete(self, kind: str, key: str) -> None:
+        """Remove a secret; removing one that is not there does nothing."""
+        name = _entry_name(kind, key)
+        with self._lock:
+            self._memory.pop(name, None)
+            if not self.persistent:
+                return
+            try:
+                self._backend.delete_password(self.service, name)
+            except keyring.errors.PasswordDeleteError:
+                # keyring raises this for an entry that does not exist, the usual case here.
+                log.debug("No %s entry to delete for %r", kind, key)
+            except Exception as error:
+                self._fall_back_to_memory(f"deleting {kind} failed: {error!r}")
+
+    def _fall_back_to_memory(self, reason: str) -> None:
+        # Called at most once per store, because every caller checks `persistent` first.
+        self.persistent = False
+        self.warning = NO_KEYCHAIN_WARNING
+        log.warning(
+            "No usable keychain (%s, backend %s); secrets stay in memory for this run",
+            reason,
+            self.backend_name,
+        )
+
+    def __repr__(self) -> str:
+        return f"SecretStore(backend={self.backend_name!r}, persistent={self.persistent})"
+
+
+def _entry_name(kind: str, key: str) -> str:
+    if kind not in KINDS:
+        raise ValueError(f"Unknown secret kind {kind!r}; expected one of {sorted(KINDS)}")
+    if not key:
+        raise ValueError(f"The {kind} secret needs a non-empty key")
+    return f"{kind}:{key}"
+
+
+def _unusable_reason(backend: keyring.backend.KeyringBackend) -> str | None:
+    if isinstance(backend, fail.Keyring):
+        return "keyring found no recommended backend"
+    if isinstance(backend, null.Keyring):
+        return "keyring is set to its null backend"
+    if type(backend).__module__.startswith(_FILE_BACKEND_MODULES):
+        return "the configured keyring backend stores secrets in a file"
+    return None

@@ -1,0 +1,43 @@
+"""An in-memory keyring backend for tests: a real `KeyringBackend`, so keyring's API is exercised.
+
+Its priority raises, which makes keyring's own detection treat it as not viable; tests install it
+explicitly (the autouse fixture in `tests/conftest.py` gives every test a fresh one).
+"""
+
+from __future__ import annotations
+
+from keyring.backend import KeyringBackend
+from keyring.compat import properties
+from keyring.errors import PasswordDeleteError
+
+
+class MemoryKeyring(KeyringBackend):
+    """Keep passwords in a dict keyed by (service, username); `fail_with` makes every call raise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries: dict[tuple[str, str], str] = {}
+        self.fail_with: Exception | None = None
+
+    @properties.classproperty
+    def priority(cls) -> float:
+        raise RuntimeError("MemoryKeyring is for tests and is never chosen automatically")
+
+    def get_password(self, service: str, username: str) -> str | None:
+        self._maybe_fail()
+        return self.entries.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._maybe_fail()
+        self.entries[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self._maybe_fail()
+        try:
+            del self.entries[(service, username)]
+        except KeyError:
+            raise PasswordDeleteError("Password not found") from None
+
+    def _maybe_fail(self) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
