@@ -1,6 +1,6 @@
 """LeafClient: every Leaf API route LeafDesk uses, with sign-in handled and typed results.
 
-Answers are parsed tolerantly, because the real Leaf service may differ from its documentation:
+Responses are parsed tolerantly, because the real Leaf service may differ from its documentation:
 unknown status strings are kept, optional fields may be missing, dates come in three forms, and
 event headers and bodies are decoded only when they hold JSON. Every failure is a `LeafError`.
 """
@@ -79,7 +79,7 @@ class LeafClient:
 
     The password and the token live only in this object's memory and never appear in its
     `repr`, in logs or in errors. The client signs in on first use, again shortly before the
-    token's `exp`, and once more when Leaf answers 401.
+    token's `exp`, and once more when Leaf returns 401.
     """
 
     def __init__(
@@ -133,7 +133,7 @@ class LeafClient:
 
     @property
     def rate_limited_count(self) -> int:
-        """429 answers received so far."""
+        """429 responses received so far."""
         return self._http.rate_limited_count
 
     @property
@@ -197,7 +197,7 @@ class LeafClient:
         token = _token_from_sign_in(reply)
         if token is None:
             raise MalformedResponseError(
-                "Leaf's sign-in answer held no token", action=action, details=reply.describe()
+                "Leaf's sign-in response contained no token", action=action, details=reply.describe()
             )
         self._token = Secret(token)
         self.token_expires_at = jwt_expiry(token)
@@ -239,7 +239,7 @@ class LeafClient:
     ) -> Reply:
         """Send one signed-in request; sign in again once on a 401.
 
-        Returns the answer whatever its status other than 401. Transport failures come back as
+        Returns the response whatever its status other than 401. Transport failures come back as
         LeafErrors naming the action and the Leaf user.
         """
         if repeatable is None:
@@ -260,7 +260,7 @@ class LeafClient:
         if reply.status_code != 401:
             return reply
 
-        # Leaf answers 401 before acting, so the request can be sent again once.
+        # Leaf returns 401 before acting, so the request can be sent again once.
         await self._sign_in_again(token)
         reply = await send(await self._current_token())
         if reply.status_code == 401:
@@ -325,7 +325,8 @@ class LeafClient:
         reply = await self._call("GET", _user_path(user_id), action=action, leaf_user=user_id)
         _expect(reply, (200,), action=action, leaf_user=user_id,
                 not_found="Leaf has no user with this id")
-        return parse_user(_json_object(reply, action=action, leaf_user=user_id), action=action)
+        return parse_user(_json_object(reply, action=action, leaf_user=user_id), action=action,
+                          leaf_user=user_id)
 
     async def create_user(
         self,
@@ -338,7 +339,7 @@ class LeafClient:
     ) -> LeafUser:
         """Create a Leaf user and return it as Leaf stored it.
 
-        When no answer comes, the users with this e-mail are read back: a user with the same
+        When no response comes, the users with this e-mail are read back: a user with the same
         name and e-mail is taken as the one created. The request is not sent again, because a
         late arrival of the first one would create a second user.
         """
@@ -357,12 +358,13 @@ class LeafClient:
         except OutcomeUnknownError as unknown:
             match = await self._find_created_user(name=name, email=email, external_id=external_id)
             if match is not None:
-                logger.info("The user %s was created although Leaf's answer was lost", match.id)
+                logger.info("The user %s was created although Leaf's response was lost", match.id)
                 return match
             raise unknown
 
         _expect(reply, (200, 201), action=action, leaf_user=name)
-        return parse_user(_json_object(reply, action=action, leaf_user=name), action=action)
+        return parse_user(_json_object(reply, action=action, leaf_user=name), action=action,
+                          leaf_user=name)
 
     async def _find_created_user(
         self, *, name: str, email: str, external_id: str | None
@@ -397,7 +399,7 @@ class LeafClient:
         """Attach a Panorama credential to the Leaf user from a manual entry.
 
         Raises `ConflictError` (`error_key="credentialExists"`) when one is already attached.
-        When no answer comes, the credential is read back: one with the same client id and
+        When no response comes, the credential is read back: one with the same client id and
         organization code is taken as created; when there is none, the request is sent once
         more, which is safe because Leaf rejects a second credential with 409.
         """
@@ -419,7 +421,7 @@ class LeafClient:
             existing = await self._read_back_credential(user_id, unknown)
             if existing is not None:
                 if _credential_matches(existing, data):
-                    logger.info("The credential for %s was created although Leaf's answer was "
+                    logger.info("The credential for %s was created although Leaf's response was "
                                 "lost", user_id)
                     return existing
                 raise ConflictError(ERROR_CREDENTIAL_EXISTS, error_key="credentialExists",
@@ -442,7 +444,7 @@ class LeafClient:
     async def delete_panorama_credential(self, user_id: str) -> None:
         """Detach the Leaf user's Panorama credential; Leaf deletes its event log with it.
 
-        Raises `NotFoundError` when the user has no credential. When no answer comes, the
+        Raises `NotFoundError` when the user has no credential. When no response comes, the
         credential is read back: gone means deleted; still there means the delete is sent once
         more, which is safe because deleting twice cannot remove anything else.
         """
@@ -452,7 +454,7 @@ class LeafClient:
             reply = await self._call("DELETE", path, action=action, leaf_user=user_id)
         except OutcomeUnknownError as unknown:
             if await self._read_back_credential(user_id, unknown) is None:
-                logger.info("The credential for %s was deleted although Leaf's answer was lost",
+                logger.info("The credential for %s was deleted although Leaf's response was lost",
                             user_id)
                 return
             logger.info("The credential for %s is still there after an unanswered delete; "
@@ -504,9 +506,9 @@ class LeafClient:
     async def start_one_click(self, user_id: str, data: OneClickInput) -> OneClickStart:
         """Start a Panorama one-click integration and return the page the grower must open.
 
-        A start is never sent twice: Leaf keeps no record of pending one-clicks to read back,
-        so an unanswered start raises `OutcomeUnknownError` unless the credential is already
-        attached, in which case the credential is the answer's best stand-in.
+        A start is never sent twice, because Leaf keeps no record of pending one-clicks that
+        could be read back. An unanswered start raises `OutcomeUnknownError`; polling the
+        credential still shows whether the grower approved a share that did start.
         """
         action = "start the one-click connection"
         body = {
@@ -563,7 +565,7 @@ class LeafClient:
     ) -> AppKey:
         """Create or replace a Panorama app key and return it as Leaf stored it.
 
-        When no answer comes, the key is read back and taken as saved if it holds these values.
+        When no response comes, the key is read back and taken as saved if it contains these values.
         """
         action = "save the Panorama app key"
         path = _app_key_path(app_name, client_environment)
@@ -621,7 +623,7 @@ class LeafClient:
         action: str,
         leaf_user: str | None = None,
     ) -> AsyncIterator[tuple[Reply, list[Any], int]]:
-        """Yield (answer, items, page number) for every page of a Leaf list route.
+        """Yield (response, items, page number) for every page of a Leaf list route.
 
         Reading stops at the last page as the `Link` header names it, or else when
         `X-Total-Count` items were read, or else at a short or empty page.
@@ -634,7 +636,7 @@ class LeafClient:
             _expect(reply, (200,), action=action, leaf_user=leaf_user)
             items = _json_body(reply, action=action, leaf_user=leaf_user)
             if not isinstance(items, list):
-                raise _malformed("Leaf's list answer is not a JSON array", reply, action=action,
+                raise _malformed("Leaf's list response is not a JSON array", reply, action=action,
                                  leaf_user=leaf_user)
             read += len(items)
             yield reply, items, number
@@ -656,7 +658,7 @@ class LeafClient:
         logger.warning("Stopped reading %s after %d pages", path, MAX_PAGES)
 
 
-# --- helpers for requests and answers ---------------------------------------------------------
+# --- helpers for requests and responses ---------------------------------------------------------
 
 ERROR_CREDENTIAL_EXISTS = (
     "this Leaf user already has a Panorama credential; delete it before creating another"
@@ -699,14 +701,14 @@ def _json_body(reply: Reply, *, action: str, leaf_user: str | None = None) -> An
     try:
         return reply.json()
     except (ValueError, UnicodeDecodeError) as error:
-        raise _malformed("Leaf's answer is not valid JSON", reply, action=action,
+        raise _malformed("Leaf's response is not valid JSON", reply, action=action,
                          leaf_user=leaf_user) from error
 
 
 def _json_object(reply: Reply, *, action: str, leaf_user: str | None = None) -> dict[str, Any]:
     body = _json_body(reply, action=action, leaf_user=leaf_user)
     if not isinstance(body, dict):
-        raise _malformed("Leaf's answer is not a JSON object", reply, action=action,
+        raise _malformed("Leaf's response is not a JSON object", reply, action=action,
                          leaf_user=leaf_user)
     return body
 
@@ -792,12 +794,16 @@ def _required_id(obj: dict[str, Any], what: str, *, action: str,
     return identifier
 
 
-def parse_user(obj: Any, *, action: str = "read a Leaf user") -> LeafUser:
-    """Build a LeafUser from Leaf's user object; only `id` is required."""
+def parse_user(obj: Any, *, action: str = "read a Leaf user",
+               leaf_user: str | None = None) -> LeafUser:
+    """Build a LeafUser from Leaf's user object; only `id` is required.
+
+    `leaf_user` names the user in errors when the caller asked for one by id.
+    """
     if not isinstance(obj, dict):
         raise MalformedResponseError("Leaf sent a user that is not a JSON object", action=action,
-                                     details=f"got {type(obj).__name__}")
-    user_id = _required_id(obj, "a user", action=action)
+                                     leaf_user=leaf_user, details=f"got {type(obj).__name__}")
+    user_id = _required_id(obj, "a user", action=action, leaf_user=leaf_user)
     return LeafUser(
         id=user_id,
         name=_text(obj.get("name")) or "",
@@ -822,7 +828,7 @@ def _address_text(value: Any) -> str | None:
 def parse_credential_summary(value: Any) -> CredentialSummary | None:
     """Read the `panoramaCredentials` embedded in a user: full, `{"id"}` only, or absent.
 
-    Embedding the credential in user answers follows Leaf's documented pattern for other
+    Embedding the credential in user responses follows Leaf's documented pattern for other
     providers; that Leaf does so for Panorama is LeafDesk's assumption.
     """
     if isinstance(value, list):
@@ -939,15 +945,15 @@ def _event_sort_key(event: CredentialEvent) -> datetime:
 
 def parse_one_click(obj: dict[str, Any], leaf_user_id: str, *,
                     action: str = "start the one-click connection") -> OneClickStart:
-    """Read a one-click start answer, `{"signInUrl": ...}`.
+    """Read a one-click start response, `{"signInUrl": ...}`.
 
-    Leaf does not document this answer for Panorama; `signInUrl` is what its John Deere
+    Leaf does not document this response for Panorama; `signInUrl` is what its John Deere
     one-click returned, and what the sandbox returns.
     """
     url = _text(obj.get("signInUrl")) or _text(obj.get("url"))
     if url is None:
         raise MalformedResponseError(
-            "Leaf's one-click answer held no page for the grower to open",
+            "Leaf's one-click response contained no page for the grower to open",
             action=action, leaf_user=leaf_user_id,
             details=f"keys: {', '.join(sorted(map(str, obj)))[:200]}",
         )

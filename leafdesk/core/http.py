@@ -2,7 +2,7 @@
 
 It owns the connection pool (HTTP/1.1, TLS through the OS certificate store, proxies from the
 environment, connect/read/write/pool timeouts), the retry policy, and the translation of
-transport failures and HTTP error answers into the `LeafError` family.
+transport failures and HTTP error responses into the `LeafError` family.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ for _name in ("httpx", "httpcore"):
 # Status codes a repeatable request (a GET, or signing in) is retried on.
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
-# Longest excerpt of an answer body kept in `LeafError.details`.
+# Longest excerpt of a response body kept in `LeafError.details`.
 EXCERPT_LENGTH = 200
 
 USER_AGENT = "LeafDesk"
@@ -59,7 +59,7 @@ USER_AGENT = "LeafDesk"
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """httpx timeouts in seconds: connecting, reading an answer, sending a body, waiting for a
+    """httpx timeouts in seconds: connecting, reading a response, sending a body, waiting for a
     free pooled connection."""
 
     connect: float = 10.0
@@ -101,7 +101,7 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An HTTP answer read in full: status, headers (case-insensitive) and body bytes."""
+    """An HTTP response read in full: status, headers (case-insensitive) and body bytes."""
 
     method: str
     path: str
@@ -192,17 +192,17 @@ class HttpSession:
         headers: Mapping[str, str] | None = None,
         repeatable: bool,
     ) -> Reply:
-        """Send one request with retries and return the last answer, whatever its status.
+        """Send one request with retries and return the last response, whatever its status.
 
         A `repeatable` request (a GET, or signing in) is retried on connection failures,
         timeouts, 429, 502, 503 and 504. Any other request changes something at Leaf, so it is
         retried only when it cannot have reached Leaf: the connection was never made, no pooled
-        connection came free, or Leaf answered 429. When such a request fails after it may have
+        connection came free, or Leaf returned 429. When such a request fails after it may have
         been sent (a read timeout, a reset), `OutcomeUnknownError` is raised so that the caller
         reads the record back instead of repeating the change blindly.
 
         Raises `OfflineError`, `TimedOutError`, `TlsError` or `OutcomeUnknownError` when no
-        answer came; HTTP error statuses are returned for the caller to map.
+        response came; HTTP error statuses are returned for the caller to map.
         """
         started = time.monotonic()
         attempt = 0
@@ -215,7 +215,10 @@ class HttpSession:
                 )
             except httpx.TransportError as error:
                 failure = classify_transport_error(error, method=method, path=path)
-                retry_allowed = repeatable or failure.request_not_sent
+                # An untrusted certificate stays untrusted, so TLS failures are not retried.
+                retry_allowed = failure.kind is not TlsError and (
+                    repeatable or failure.request_not_sent
+                )
                 delay = self._next_delay(attempt, started, retry_after=None)
                 if not retry_allowed or delay is None:
                     raise self._final_transport_error(failure, repeatable) from error
@@ -260,7 +263,7 @@ class HttpSession:
         try:
             self.on_rate_limited(parse_retry_after(reply.headers.get("Retry-After")))
         except Exception:
-            # A faulty hook must not turn an answer into a crash of the request.
+            # A faulty hook must not turn a response into a crash of the request.
             logger.exception("The rate-limit hook failed")
 
     def _log_retry(self, method: str, path: str, reason: str, attempt: int, delay: float) -> None:
@@ -273,7 +276,7 @@ class HttpSession:
     def _final_transport_error(self, failure: TransportFailure, repeatable: bool) -> LeafError:
         if not repeatable and not failure.request_not_sent and failure.kind is not TlsError:
             return OutcomeUnknownError(
-                f"Leaf did not answer ({failure.reason}), so it is not known whether the "
+                f"Leaf did not respond ({failure.reason}), so it is not known whether the "
                 "change was made",
                 details=failure.details,
             )
@@ -298,7 +301,7 @@ def normalise_base_url(base_url: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TransportFailure:
-    """A request that got no HTTP answer, sorted by what the operator and the retry logic need."""
+    """A request that got no HTTP response, sorted by what the operator and the retry logic need."""
 
     kind: type[LeafError]
     message: str
@@ -308,7 +311,7 @@ class TransportFailure:
 
 
 def classify_transport_error(error: httpx.TransportError, *, method: str, path: str) -> TransportFailure:
-    """Sort an httpx transport error into offline, TLS or timeout, and say whether the request
+    """Sort an httpx transport error into offline, TLS or timeout, and tell whether the request
     can have reached Leaf."""
     details = f"{method} {path}: {type(error).__name__}: {_first_line(error)}"
 
@@ -338,12 +341,12 @@ def classify_transport_error(error: httpx.TransportError, *, method: str, path: 
         return TransportFailure(OfflineError, _connect_message(error), "a connection failure",
                                 details, request_not_sent=True)
     if isinstance(error, httpx.TimeoutException):
-        return TransportFailure(TimedOutError, "Leaf did not answer in time", "a timeout",
+        return TransportFailure(TimedOutError, "Leaf did not respond in time", "a timeout",
                                 details, request_not_sent=False)
     if isinstance(error, httpx.UnsupportedProtocol):
         return TransportFailure(OfflineError, "the Leaf address is not an http or https URL",
                                 "an unsupported URL", details, request_not_sent=True)
-    return TransportFailure(OfflineError, "the connection to Leaf broke before an answer came",
+    return TransportFailure(OfflineError, "the connection to Leaf broke before a response came",
                             "a broken connection", details, request_not_sent=False)
 
 
@@ -396,9 +399,9 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (moment - datetime.now(timezone.utc)).total_seconds())
 
 
-# --- turning an HTTP error answer into a LeafError ---------------------------------------------
+# --- turning an HTTP error response into a LeafError ---------------------------------------------
 
-# Sentences for the error keys Leaf's problem answers carry. `credentialExists`,
+# Sentences for the error keys Leaf's problem responses carry. `credentialExists`,
 # `invalidPartnerCredentials`, `appKeyNotFound` and `sharingUrlMismatch` are LeafDesk's own
 # reading of Leaf's behaviour, as implemented by the sandbox, not documented by Leaf.
 ERROR_KEY_SENTENCES = {
@@ -428,7 +431,7 @@ def error_for_reply(
     leaf_user: str | None = None,
     not_found: str | None = None,
 ) -> LeafError:
-    """Build the LeafError for an HTTP error answer, with one plain sentence as its message.
+    """Build the LeafError for an HTTP error response, with one plain sentence as its message.
 
     The body (a problem JSON, plain text, a proxy's HTML page or nothing) only goes into
     `details`, shortened and with anything that looks like a secret masked.
@@ -472,7 +475,7 @@ def error_for_reply(
         return ServerError(f"{where} failed with HTTP {status}; try again later", **common)
     if 400 <= status <= 499:
         return LeafError(f"Leaf rejected the request with HTTP {status}", **common)
-    return MalformedResponseError(f"Leaf answered with an unexpected HTTP {status}", **common)
+    return MalformedResponseError(f"Leaf returned an unexpected HTTP {status}", **common)
 
 
 def _validation_message(error_key: str | None, field_errors: list[FieldError]) -> str:
@@ -485,7 +488,7 @@ def _validation_message(error_key: str | None, field_errors: list[FieldError]) -
 
 
 def problem_of(reply: Reply) -> dict[str, Any] | None:
-    """Return the body as a JSON object when it is one (a problem answer), else None."""
+    """Return the body as a JSON object when it is one (a problem response), else None."""
     try:
         body = reply.json()
     except (ValueError, UnicodeDecodeError):
@@ -544,7 +547,8 @@ def excerpt(reply: Reply) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Return a copy of decoded JSON with the values of token, password and secret keys masked."""
+    """Return a copy of decoded JSON with the values of token, password and secret keys masked,
+    and such values inside strings masked too."""
     if isinstance(value, dict):
         return {
             key: "[masked]" if _SECRET_KEYS.search(str(key)) and value[key] not in (None, "")
@@ -553,6 +557,8 @@ def redact(value: Any) -> Any:
         }
     if isinstance(value, list):
         return [redact(item) for item in value]
+    if isinstance(value, str):
+        return redact_text(value)
     return value
 
 
