@@ -1,0 +1,10 @@
+"""Run the terminal views as `python -m leafdesk.cli status` or `python -m leafdesk.cli events USER`."""
+
+from __future__ import annotations
+
+import sys
+
+from leafdesk.cli import run
+
+if __name__ == "__main__":
+    raise SystemExit(run(sys.argv[1:]))
