@@ -1,0 +1,107 @@
+"""Settings of one Leaf sandbox, and the demo logins it accepts.
+
+`SandboxConfig` is what the command line and the tests set; `DEMO` holds the API-owner login and
+the Panorama partner logins (one per environment) that every sandbox knows from the start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+ENVIRONMENTS = ("STAGE", "PRODUCTION")
+FAULT_KINDS = ("500", "503", "reset", "malformed", "slow")
+EMBED_MODES = ("full", "id")
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxConfig:
+    """How a sandbox starts: demo size and seed, fault knobs, clock speed and persistence.
+
+    Latencies are milliseconds, `rate_limit` is requests per second over all API routes (None for
+    no limit), `fault_rate` is the probability in [0, 1] that an API request meets one of
+    `faults`. `clock_speed` multiplies real time on the sandbox clock. `health` turns the
+    background process that breaks and heals credentials on or off.
+    """
+
+    users: int = 250
+    seed: int = 1
+    controls: bool = False
+    embed_credentials: str = "full"
+    clock_speed: float = 1.0
+    latency_ms: float = 0
+    latency_jitter_ms: float = 0
+    rate_limit: float | None = None
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = ()
+    state_file: str | Path | None = None
+    share_expiry_seconds: float = 900
+    health: bool = True
+    slow_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.users < 0:
+            raise ValueError(f"users must be 0 or more, not {self.users}")
+        if self.embed_credentials not in EMBED_MODES:
+            raise ValueError(
+                f"embed_credentials must be 'full' or 'id', not {self.embed_credentials!r}"
+            )
+        if self.clock_speed <= 0:
+            raise ValueError(f"clock_speed must be above 0, not {self.clock_speed}")
+        if self.latency_ms < 0 or self.latency_jitter_ms < 0:
+            raise ValueError("latency_ms and latency_jitter_ms must be 0 or more")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError(f"rate_limit must be above 0 or None, not {self.rate_limit}")
+        if not 0.0 <= self.fault_rate <= 1.0:
+            raise ValueError(f"fault_rate must be between 0 and 1, not {self.fault_rate}")
+        unknown = [kind for kind in self.faults if kind not in FAULT_KINDS]
+        if unknown:
+            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
+        if self.share_expiry_seconds <= 0:
+            raise ValueError("share_expiry_seconds must be above 0")
+        if self.slow_seconds < 0:
+            raise ValueError("slow_seconds must be 0 or more")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerLogin:
+    """A Panorama partner application's login and its Share Initiation URL id."""
+
+    client_id: str
+    username: str
+    password: str
+    sharing_url_id: str
+    app_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLogins:
+    """The logins every sandbox accepts: the Leaf API owner and one Panorama partner per environment."""
+
+    owner_username: str
+    owner_password: str
+    partners: Mapping[str, PartnerLogin] = field(default_factory=dict)
+
+
+DEMO = DemoLogins(
+    owner_username="demo@leafdesk.example",
+    owner_password="leafdesk-demo",
+    partners=MappingProxyType({
+        "STAGE": PartnerLogin(
+            client_id="4q1k0c7sandboxstage0client",
+            username="partner-stage@agpartner.example",
+            password="stage-partner-demo",
+            sharing_url_id="5b0d7c1e-3f4a-4e8b-9c2d-6a1f0e9b8c7d",
+            app_name="leafdesk-demo-stage",
+        ),
+        "PRODUCTION": PartnerLogin(
+            client_id="7h2m5r9sandboxprod0client",
+            username="partner@agpartner.example",
+            password="production-partner-demo",
+            sharing_url_id="c3e8a2f4-91b6-4d7e-8a05-2f6b9d4e1c38",
+            app_name="leafdesk-demo",
+        ),
+    }),
+)
