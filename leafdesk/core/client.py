@@ -386,8 +386,8 @@ class LeafClient:
         action = "load the Panorama credential"
         reply = await self._call("GET", _credential_path(user_id), action=action,
                                  leaf_user=user_id)
-        # A 404 both for "no credential" and for "no such user" is LeafDesk's reading of Leaf.
         if reply.status_code == 404:
+            _raise_if_user_missing(reply, action=action, leaf_user=user_id)
             return None
         _expect(reply, (200,), action=action, leaf_user=user_id)
         return parse_credential(_json_object(reply, action=action, leaf_user=user_id), user_id,
@@ -479,7 +479,8 @@ class LeafClient:
     async def list_panorama_events(self, user_id: str) -> list[CredentialEvent]:
         """Return every event Leaf logged for the Leaf user's Panorama credential, newest first.
 
-        A user without a credential has no events, so a 404 gives an empty list.
+        A user without a credential has no events, so a 404 gives an empty list, unless it
+        says the user itself is missing.
         """
         action = "load the Panorama credential's events"
         events: list[CredentialEvent] = []
@@ -494,7 +495,9 @@ class LeafClient:
                     if event.id not in seen:
                         seen.add(event.id)
                         events.append(event)
-        except NotFoundError:
+        except NotFoundError as error:
+            if error.error_key == USER_NOT_FOUND_KEY:
+                raise
             return []
 
         # Leaf sorts already; sorting again keeps the order right if a page boundary shifted.
@@ -563,9 +566,12 @@ class LeafClient:
         password: str | Secret,
         sharing_url_id: str,
     ) -> AppKey:
-        """Create or replace a Panorama app key and return it as Leaf stored it.
+        """Create a Panorama app key and return it as Leaf stored it.
 
-        When no response comes, the key is read back and taken as saved if it contains these values.
+        Raises `ConflictError` (`error_key="appKeyExists"` in the sandbox) when a key with this
+        name and environment exists. When no response comes, the key is read back: one with
+        these values is taken as saved; none means the request is sent once more, which is safe
+        because a second create is rejected with 409.
         """
         action = "save the Panorama app key"
         path = _app_key_path(app_name, client_environment)
@@ -575,22 +581,37 @@ class LeafClient:
             "password": str(password),
             "sharingUrlId": sharing_url_id,
         }
+        wanted = (client_id, username, sharing_url_id)
+
         try:
             reply = await self._call("POST", path, action=action, json_body=body)
         except OutcomeUnknownError as unknown:
-            try:
-                stored = await self.get_app_key(app_name, client_environment)
-            except LeafError as error:
-                raise unknown from error
-            if stored is not None and (stored.client_id, stored.username,
-                                       stored.sharing_url_id) == (client_id, username,
-                                                                  sharing_url_id):
-                return stored
-            raise unknown
+            stored = await self._read_back_app_key(app_name, client_environment, unknown)
+            if stored is not None:
+                if (stored.client_id, stored.username, stored.sharing_url_id) == wanted:
+                    return stored
+                raise unknown
+            reply = await self._call("POST", path, action=action, json_body=body)
+            if reply.status_code == 409:
+                # The first request arrived after the read-back.
+                stored = await self._read_back_app_key(app_name, client_environment, unknown)
+                if stored is not None and (
+                    stored.client_id, stored.username, stored.sharing_url_id
+                ) == wanted:
+                    return stored
 
         _expect(reply, (200, 201), action=action)
         return parse_app_key(_json_object(reply, action=action), action=action,
                              app_name=app_name, client_environment=client_environment)
+
+    async def _read_back_app_key(
+        self, app_name: str, client_environment: str, unknown: OutcomeUnknownError
+    ) -> AppKey | None:
+        """Read an app key after an unanswered change; re-raise `unknown` if that fails."""
+        try:
+            return await self.get_app_key(app_name, client_environment)
+        except LeafError as error:
+            raise unknown from error
 
     async def delete_app_key(self, app_name: str, client_environment: str) -> None:
         """Delete a Panorama app key; raise `NotFoundError` when there is none."""
@@ -599,11 +620,7 @@ class LeafClient:
         try:
             reply = await self._call("DELETE", path, action=action)
         except OutcomeUnknownError as unknown:
-            try:
-                stored = await self.get_app_key(app_name, client_environment)
-            except LeafError as error:
-                raise unknown from error
-            if stored is None:
+            if await self._read_back_app_key(app_name, client_environment, unknown) is None:
                 return
             reply = await self._call("DELETE", path, action=action)
             if reply.status_code == 404:
@@ -683,6 +700,18 @@ def _credential_path(user_id: str) -> str:
 
 def _app_key_path(app_name: str, client_environment: str) -> str:
     return f"{API}/app-keys/Panorama/{_segment(app_name)}/{_segment(str(client_environment))}"
+
+
+# [ours] The error key of a 404 for an unknown Leaf user, as the sandbox sends it; Leaf does not
+# document one. Without it, a 404 on a credential route is read as "no credential".
+USER_NOT_FOUND_KEY = "userNotFound"
+
+
+def _raise_if_user_missing(reply: Reply, *, action: str, leaf_user: str) -> None:
+    error = error_for_reply(reply, action=action, leaf_user=leaf_user,
+                            not_found="Leaf has no user with this id")
+    if error.error_key == USER_NOT_FOUND_KEY:
+        raise error
 
 
 def _expect(

@@ -33,6 +33,7 @@ class LeafError(Exception):
         leaf_user: str | None = None,
         status_code: int | None = None,
         details: str | None = None,
+        error_key: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -40,6 +41,8 @@ class LeafError(Exception):
         self.leaf_user = leaf_user
         self.status_code = status_code
         self.details = details
+        # The `errorKey` of Leaf's problem response, when it sent one.
+        self.error_key = error_key
 
     def sentence(self) -> str:
         """Return the error as one plain sentence naming the Leaf user and what failed."""

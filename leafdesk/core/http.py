@@ -213,7 +213,9 @@ class HttpSession:
                 response = await self._client.request(
                     method, path, params=params, json=json_body, headers=headers
                 )
-            except httpx.TransportError as error:
+            except (httpx.TransportError, ConnectionError) as error:
+                # An in-process transport (httpx.ASGITransport) passes a server's
+                # ConnectionError through unwrapped, where a socket would give httpx's error.
                 failure = classify_transport_error(error, method=method, path=path)
                 # An untrusted certificate stays untrusted, so TLS failures are not retried.
                 retry_allowed = failure.kind is not TlsError and (
@@ -310,13 +312,15 @@ class TransportFailure:
     request_not_sent: bool
 
 
-def classify_transport_error(error: httpx.TransportError, *, method: str, path: str) -> TransportFailure:
+def classify_transport_error(
+    error: httpx.TransportError | ConnectionError, *, method: str, path: str
+) -> TransportFailure:
     """Sort an httpx transport error into offline, TLS or timeout, and tell whether the request
     can have reached Leaf."""
     details = f"{method} {path}: {type(error).__name__}: {_first_line(error)}"
 
-    if _ssl_error_in_chain(error) is not None:
-        ssl_error = _ssl_error_in_chain(error)
+    ssl_error = _ssl_error_in_chain(error)
+    if ssl_error is not None:
         reason = getattr(ssl_error, "verify_message", None) or getattr(ssl_error, "reason", None)
         return TransportFailure(
             kind=TlsError,
@@ -402,7 +406,7 @@ def parse_retry_after(value: str | None) -> float | None:
 # --- turning an HTTP error response into a LeafError ---------------------------------------------
 
 # Sentences for the error keys Leaf's problem responses carry. `credentialExists`,
-# `invalidPartnerCredentials`, `appKeyNotFound` and `sharingUrlMismatch` are LeafDesk's own
+# `invalidPartnerCredentials`, `appKeyNotFound`, `sharingUrlMismatch` and `appKeyExists` are LeafDesk's own
 # reading of Leaf's behaviour, as implemented by the sandbox, not documented by Leaf.
 ERROR_KEY_SENTENCES = {
     "credentialExists": "this Leaf user already has a Panorama credential; delete it before "
@@ -410,6 +414,8 @@ ERROR_KEY_SENTENCES = {
     "invalidPartnerCredentials": "Panorama did not accept the partner's username or password",
     "appKeyNotFound": "Leaf has no Panorama app key for this client id and environment",
     "sharingUrlMismatch": "the sharingUrlId differs from the one in the Panorama app key",
+    "appKeyExists": "a Panorama app key with this name and environment already exists; delete "
+    "it before saving another",
 }
 
 _SECRET_KEYS = re.compile(r"token|password|secret|authorization|cookie", re.IGNORECASE)
@@ -445,6 +451,7 @@ def error_for_reply(
         "leaf_user": leaf_user,
         "status_code": status,
         "details": details,
+        "error_key": error_key,
     }
 
     if status == 400:
@@ -452,7 +459,6 @@ def error_for_reply(
         return ValidationError(
             _validation_message(error_key, field_errors),
             field_errors=field_errors,
-            error_key=error_key,
             **common,
         )
     if status == 401:
@@ -463,7 +469,7 @@ def error_for_reply(
         return NotFoundError(not_found or "Leaf has no such record", **common)
     if status == 409:
         message = ERROR_KEY_SENTENCES.get(error_key or "", "it clashes with what Leaf already holds")
-        return ConflictError(message, error_key=error_key, **common)
+        return ConflictError(message, **common)
     if status == 429:
         retry_after = parse_retry_after(reply.headers.get("Retry-After"))
         wait = f"; wait {retry_after:.0f} seconds and try again" if retry_after else \
