@@ -69,11 +69,21 @@ def running_tasks() -> list[asyncio.Task[Any]]:
 
 
 def run_forever() -> int:
-    """Run the Qt event loop (and with it every task) until the application quits."""
-    loop = event_loop()
-    with loop:
-        result = loop.run_forever()
+    """Run the Qt event loop (and with it every task) until the application quits.
+
+    The loop stays open afterwards, so shutdown work can still `run_until_complete()`; call
+    `close()` last.
+    """
+    result = event_loop().run_forever()
     return int(result or 0)
+
+
+def close() -> None:
+    """Close the event loop for good; the process is about to end."""
+    global _loop
+    if _loop is not None and not _loop.is_closed():
+        _loop.close()
+    _loop = None
 
 
 def run_until_complete(coro: Coroutine[Any, Any, T]) -> T:

@@ -1,0 +1,175 @@
+"""The window application: sign-in, the main window, account switching and settings.
+
+`LeafDeskApp` owns the one `AppContext` in use and the main window over it. It opens the
+sign-in dialog at start (or signs in to the demo sandbox for `--demo`), replaces the window
+when the operator switches accounts, and closes sessions and the demo sandbox on the way out.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QGuiApplication, QIcon
+
+from leafdesk.core.secrets import LEAF_PASSWORD, SecretStore
+from leafdesk.core.settings import Settings, SettingsStore
+from leafdesk.ui import aio
+from leafdesk.ui.main_window import MainWindow
+from leafdesk.ui.session import AppContext
+from leafdesk.ui.settings_dialog import SettingsDialog
+from leafdesk.ui.sign_in import DemoStarter, SignInDialog
+from leafdesk.ui.window_state import WindowStateStore
+
+log = logging.getLogger(__name__)
+
+
+def app_icon() -> QIcon:
+    """Return LeafDesk's icon in every size the package resources hold (empty when none)."""
+    folder = Path(__file__).resolve().parents[1] / "resources" / "icons"
+    icon = QIcon()
+    for size in (16, 24, 32, 128, 256):
+        candidate = folder / f"leafdesk-{size}.png"
+        if candidate.exists():
+            icon.addFile(str(candidate))
+    return icon
+
+
+class LeafDeskApp(QObject):
+    """Sign-in, then one main window per signed-in account."""
+
+    window_opened = Signal(object)  # MainWindow
+
+    def __init__(self, *, settings_store: SettingsStore, secrets: SecretStore,
+                 start_demo: DemoStarter | None = None, log_folder: Path | None = None,
+                 window_state: WindowStateStore | None = None, transport: Any = None) -> None:
+        super().__init__()
+        self.settings_store = settings_store
+        self.settings: Settings = settings_store.load()
+        self.secrets = secrets
+        self.start_demo = start_demo
+        self.log_folder = log_folder
+        self.window_state = window_state
+        self.transport = transport
+        self.window: MainWindow | None = None
+        self.context: AppContext | None = None
+        self.sign_in: SignInDialog | None = None
+        self.demo_handles: list[Any] = []
+        QGuiApplication.setWindowIcon(app_icon())
+
+    # --- start ---------------------------------------------------------------------------
+
+    def make_sign_in(self, account_name: str | None = None) -> SignInDialog:
+        """Build (without showing) the sign-in dialog, preselecting `account_name`."""
+        if account_name is not None:
+            self.settings.last_account = account_name
+        dialog = SignInDialog(self.window, self.settings_store, self.settings, self.secrets,
+                              start_demo=self.start_demo, transport=self.transport)
+        dialog.signed_in.connect(self._on_signed_in)
+        dialog.finished.connect(lambda _result: self._on_sign_in_closed(dialog))
+        self.sign_in = dialog
+        return dialog
+
+    def show_sign_in(self, account_name: str | None = None) -> SignInDialog:
+        dialog = self.make_sign_in(account_name)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def start(self, *, demo: bool = False) -> None:
+        """Open the sign-in dialog, or with `demo` go straight to the demo sandbox."""
+        dialog = self.make_sign_in()
+        if demo and self.start_demo is not None:
+            dialog.try_demo()
+            # Show the dialog only if the demo failed, so the operator sees why.
+            self._watch_demo_failure(dialog)
+        else:
+            dialog.show()
+
+    def _watch_demo_failure(self, dialog: SignInDialog) -> None:
+        task = dialog.task
+
+        def check(_task: Any) -> None:
+            if self.context is None and dialog.isHidden():
+                dialog.show()
+
+        if task is not None:
+            task.add_done_callback(check)
+
+    # --- signing in and switching --------------------------------------------------------
+
+    def _on_signed_in(self, context: AppContext) -> None:
+        dialog = self.sign_in
+        if dialog is not None and dialog.demo_handle is not None:
+            self.demo_handles.append(dialog.demo_handle)
+        old_window, old_context = self.window, self.context
+        self.context = context
+        window = MainWindow(context, window_state=self.window_state)
+        window.account_switch_requested.connect(self.switch_account)
+        window.settings_requested.connect(self.open_settings)
+        self.window = window
+        window.show()
+        if context.online:
+            window.refresh()
+        self.window_opened.emit(window)
+
+        if old_window is not None:
+            old_window.close()
+            old_window.deleteLater()
+        if old_context is not None:
+            aio.spawn(old_context.aclose(), name="close previous session")
+
+    def _on_sign_in_closed(self, dialog: SignInDialog) -> None:
+        if self.sign_in is dialog:
+            self.sign_in = None
+        dialog.deleteLater()
+        if self.window is None and self.context is None and dialog.result() != dialog.DialogCode.Accepted:
+            # Closing the sign-in before any window opened ends the application.
+            app = QGuiApplication.instance()
+            if app is not None and app.quitOnLastWindowClosed():
+                app.quit()
+        elif self.window is not None:
+            # A switch was cancelled: show the account still in use.
+            self.window.apply_settings()
+
+    def switch_account(self, name: str) -> None:
+        """Sign in to another saved account; the current window stays until that succeeds."""
+        dialog = self.show_sign_in(name)
+        account = self.settings.account(name)
+        if account is not None and self.secrets.get(LEAF_PASSWORD, name):
+            dialog.submit()
+
+    def open_settings(self) -> SettingsDialog:
+        """Open the settings dialog over the window (non-modal)."""
+        from leafdesk.core.paths import log_dir
+
+        dialog = SettingsDialog(self.window, self.settings_store, self.settings, self.secrets,
+                                log_folder=self.log_folder or log_dir())
+        dialog.saved.connect(self._on_settings_saved)
+        dialog.open()
+        return dialog
+
+    def _on_settings_saved(self, _settings: Settings) -> None:
+        if self.window is not None:
+            self.window.apply_settings()
+
+    # --- shutdown ------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Close the session and stop any demo sandbox this run started."""
+        await aio.cancel_all()
+        if self.context is not None:
+            try:
+                await self.context.aclose()
+            except Exception:  # noqa: BLE001 - shutting down; log and go on
+                log.warning("Closing the session failed", exc_info=True)
+            self.context = None
+        for handle in self.demo_handles:
+            try:
+                handle.stop()
+            except Exception:  # noqa: BLE001
+                log.warning("Stopping the demo sandbox failed", exc_info=True)
+        self.demo_handles.clear()

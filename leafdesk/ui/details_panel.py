@@ -1,0 +1,380 @@
+"""The details of the selected Leaf user: state in plain words, the Panorama credential, the
+state timeline and the actions (connect, enter credentials, re-check, delete).
+
+The panel only shows and asks: its buttons emit signals and the main window runs the work. Tokens
+are shown masked, and reach the clipboard only through the explicit "Copy" buttons beside them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from leafdesk.core.model import ConnectionState, PanoramaCredential, Secret, UserRow
+from leafdesk.ui.presentation import (
+    actor_label,
+    format_time,
+    state_colour,
+    state_icon,
+    state_label,
+    state_text,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _value_label(parent: QWidget) -> QLabel:
+    label = QLabel(parent)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                  | Qt.TextInteractionFlag.TextSelectableByKeyboard)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label
+
+
+class DetailsPanel(QWidget):
+    """The selected user's state, credential, timeline and action buttons."""
+
+    connect_requested = Signal()
+    manual_requested = Signal()
+    recheck_requested = Signal()
+    delete_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.row: UserRow | None = None
+        self.credential: PanoramaCredential | None = None
+        self._online = True
+        self._offline_reason = ""
+        self._busy = False
+
+        content = QWidget(self)
+        self._build(content)
+
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(content)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(scroll)
+        self.setMinimumWidth(340)
+        self.show_row(None)
+
+    # --- building ------------------------------------------------------------------------
+
+    def _build(self, content: QWidget) -> None:
+        self.title = QLabel(content)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.subtitle = _value_label(content)
+
+        # The state, who must act and the next step.
+        self.state_icon = QLabel(content)
+        self.state_icon.setFixedSize(QSize(32, 32))
+        self.state_name = QLabel(content)
+        state_font = self.state_name.font()
+        state_font.setBold(True)
+        self.state_name.setFont(state_font)
+        self.actor = _value_label(content)
+        self.summary = _value_label(content)
+        self.next_step = _value_label(content)
+        self.checked = _value_label(content)
+
+        state_box = QGroupBox(self.tr("Connection"), content)
+        state_grid = QGridLayout(state_box)
+        state_grid.addWidget(self.state_icon, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        state_grid.addWidget(self.state_name, 0, 1)
+        state_grid.addWidget(self.actor, 1, 1)
+        state_grid.addWidget(self.summary, 2, 0, 1, 2)
+        state_grid.addWidget(self.next_step, 3, 0, 1, 2)
+        state_grid.addWidget(self.checked, 4, 0, 1, 2)
+        state_grid.setColumnStretch(1, 1)
+
+        # The actions. Mnemonics give each a keyboard path; the window adds shortcuts too.
+        self.connect_button = QPushButton(self.tr("&Connect (one-click)…"), content)
+        self.manual_button = QPushButton(self.tr("&Enter credentials…"), content)
+        self.recheck_button = QPushButton(self.tr("Re-check &now"), content)
+        self.delete_button = QPushButton(self.tr("&Delete credential…"), content)
+        self.connect_button.clicked.connect(self.connect_requested)
+        self.manual_button.clicked.connect(self.manual_requested)
+        self.recheck_button.clicked.connect(self.recheck_requested)
+        self.delete_button.clicked.connect(self.delete_requested)
+        actions = QGridLayout()
+        actions.addWidget(self.connect_button, 0, 0)
+        actions.addWidget(self.manual_button, 0, 1)
+        actions.addWidget(self.recheck_button, 1, 0)
+        actions.addWidget(self.delete_button, 1, 1)
+
+        # The credential's fields, tokens masked.
+        self.credential_box = QGroupBox(self.tr("Panorama credential"), content)
+        form = QFormLayout(self.credential_box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.credential_note = _value_label(content)
+        form.addRow(self.credential_note)
+        self.fields: dict[str, QLabel] = {}
+        for key, title in (
+            ("status", self.tr("Status")),
+            ("id", self.tr("Credential id")),
+            ("created", self.tr("Created")),
+            ("client_id", self.tr("Client id")),
+            ("username", self.tr("Partner username")),
+            ("organization", self.tr("Organization code")),
+            ("environment", self.tr("Environment")),
+        ):
+            label = _value_label(content)
+            self.fields[key] = label
+            form.addRow(title + ":", label)
+
+        self.access_token = _value_label(content)
+        self.copy_access = QPushButton(self.tr("Copy"), content)
+        self.copy_access.setAccessibleName(self.tr("Copy the access token"))
+        self.copy_access.setToolTip(self.tr("Copy the access token to the clipboard"))
+        self.copy_access.clicked.connect(lambda: self._copy_token("access"))
+        self.refresh_token = _value_label(content)
+        self.copy_refresh = QPushButton(self.tr("Copy"), content)
+        self.copy_refresh.setAccessibleName(self.tr("Copy the refresh token"))
+        self.copy_refresh.setToolTip(self.tr("Copy the refresh token to the clipboard"))
+        self.copy_refresh.clicked.connect(lambda: self._copy_token("refresh"))
+        for title, value, button in ((self.tr("Access token"), self.access_token, self.copy_access),
+                                     (self.tr("Refresh token"), self.refresh_token,
+                                      self.copy_refresh)):
+            row = QHBoxLayout()
+            row.addWidget(value, 1)
+            row.addWidget(button)
+            form.addRow(title + ":", row)
+
+        # When the state broke and healed, from the cache.
+        timeline_box = QGroupBox(self.tr("State timeline"), content)
+        self.timeline = QListWidget(timeline_box)
+        self.timeline.setAccessibleName(self.tr("State timeline"))
+        self.timeline.setMinimumHeight(90)
+        self.timeline.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        timeline_layout = QVBoxLayout(timeline_box)
+        timeline_layout.addWidget(self.timeline)
+
+        self.placeholder = QLabel(self.tr("Select a user to see their Panorama connection."),
+                                  content)
+        self.placeholder.setWordWrap(True)
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        layout = QVBoxLayout(content)
+        layout.addWidget(self.placeholder)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+        layout.addWidget(state_box)
+        layout.addLayout(actions)
+        layout.addWidget(self.credential_box)
+        layout.addWidget(timeline_box, 1)
+        self._details = [self.title, self.subtitle, state_box, self.credential_box, timeline_box,
+                         self.connect_button, self.manual_button, self.recheck_button,
+                         self.delete_button]
+
+    # --- showing -------------------------------------------------------------------------
+
+    def show_row(self, row: UserRow | None, credential: PanoramaCredential | None = None,
+                 history: Sequence[Any] = ()) -> None:
+        """Show one user (None clears the panel); `credential` is Leaf's, when it was read."""
+        self.row = row
+        self.credential = credential
+        self.placeholder.setVisible(row is None)
+        for widget in self._details:
+            widget.setVisible(row is not None)
+        if row is None:
+            return
+
+        user, view = row.user, row.state
+        self.title.setText(user.name)
+        parts = [part for part in (user.email, user.external_id) if part]
+        parts.append(self.tr("Leaf user id {id}").format(id=user.id))
+        self.subtitle.setText(" · ".join(parts))
+
+        self.state_icon.setPixmap(state_icon(view.state).pixmap(32, 32))
+        self.state_icon.setAccessibleName(state_text(view))
+        self.state_name.setText(state_text(view))
+        palette = self.state_name.palette()
+        palette.setColor(self.state_name.foregroundRole(), state_colour(view.state))
+        self.state_name.setPalette(palette)
+        self.actor.setText(self.tr("Who must act: {actor}").format(actor=actor_label(view.actor)))
+        self.summary.setText(view.summary)
+        self.next_step.setText(self.tr("Next step: {step}").format(step=view.next_step))
+        if view.checked_at is None:
+            checked = self.tr("Not checked yet.")
+        elif not self._online:
+            checked = self.tr("As of {time} (from the offline cache).").format(
+                time=format_time(view.checked_at))
+        else:
+            checked = self.tr("Last checked {time}.").format(time=format_time(view.checked_at))
+        self.checked.setText(checked)
+
+        self._show_credential(row, credential)
+        self._show_history(history)
+        self._update_actions()
+
+    def set_credential(self, credential: PanoramaCredential | None) -> None:
+        """Show the credential read from Leaf for the current user."""
+        if self.row is not None:
+            self.credential = credential
+            self._show_credential(self.row, credential)
+            self._update_actions()
+
+    def set_history(self, history: Sequence[Any]) -> None:
+        self._show_history(history)
+
+    def set_online(self, online: bool, reason: str = "") -> None:
+        """Enable the actions that need Leaf, or disable them with `reason` as their tooltip."""
+        self._online = online
+        self._offline_reason = reason
+        self._update_actions()
+
+    def set_busy(self, busy: bool) -> None:
+        """Disable the actions while an operation on this user runs."""
+        self._busy = busy
+        self._update_actions()
+
+    def _show_credential(self, row: UserRow, credential: PanoramaCredential | None) -> None:
+        has_credential = row.user.panorama is not None or credential is not None
+        summary = row.user.panorama
+        status = credential.status if credential else (summary.status if summary else None)
+        created = credential.created_time if credential else (
+            summary.created_time if summary else None)
+        values = {
+            "status": status or "",
+            "id": credential.id if credential else (summary.id if summary else ""),
+            "created": format_time(created),
+            "client_id": (credential.client_id if credential else None) or "",
+            "username": (credential.username if credential else None) or "",
+            "organization": (credential.organization_code if credential else None)
+            or row.organization_code or "",
+            "environment": (credential.client_environment if credential else None)
+            or row.client_environment or "",
+        }
+        for key, value in values.items():
+            self.fields[key].setText(value or "—")
+
+        if not has_credential:
+            self.credential_note.setText(self.tr("Leaf holds no Panorama credential for this user."))
+        elif credential is None:
+            self.credential_note.setText(self.tr(
+                "Only the fields kept in the offline cache are shown; tokens are never cached."))
+        else:
+            self.credential_note.setText("")
+        self.credential_note.setVisible(bool(self.credential_note.text()))
+
+        access = credential.access_token if credential else Secret("")
+        refresh = credential.refresh_token if credential else Secret("")
+        self.access_token.setText(access.masked() if access else "—")
+        self.refresh_token.setText(refresh.masked() if refresh else "—")
+        self.copy_access.setEnabled(bool(access))
+        self.copy_refresh.setEnabled(bool(refresh))
+
+    def _show_history(self, history: Sequence[Any]) -> None:
+        self.timeline.clear()
+        if not history:
+            item = QListWidgetItem(self.tr("No changes recorded yet."))
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            self.timeline.addItem(item)
+            return
+
+        previous: ConnectionState | None = None
+        # Oldest first, so "broke" and "healed" read in the order they happened.
+        entries = sorted(history, key=lambda change: _change_time_key(change))
+        lines: list[QListWidgetItem] = []
+        for change in entries:
+            state = _change_state(change)
+            moment = _change_time(change)
+            if state is None:
+                continue
+            if previous is not None and previous is not ConnectionState.CONNECTED \
+                    and state is ConnectionState.CONNECTED:
+                verb = self.tr("Healed: {state}")
+            elif previous is ConnectionState.CONNECTED and state is not ConnectionState.CONNECTED:
+                verb = self.tr("Broke: {state}")
+            else:
+                verb = self.tr("{state}")
+            raw = getattr(change, "raw_status", None)
+            label = state_label(state) + (f" ({raw})" if state is ConnectionState.UNKNOWN
+                                          and raw else "")
+            item = QListWidgetItem(state_icon(state),
+                                   f"{format_time(moment)}  {verb.format(state=label)}")
+            lines.append(item)
+            previous = state
+        for item in reversed(lines):  # newest on top
+            self.timeline.addItem(item)
+
+    def _update_actions(self) -> None:
+        row = self.row
+        has_credential = row is not None and (row.user.panorama is not None
+                                              or self.credential is not None)
+        enabled = self._online and not self._busy and row is not None
+        for button in (self.connect_button, self.manual_button, self.recheck_button,
+                       self.delete_button):
+            button.setEnabled(enabled)
+            button.setToolTip(self._offline_reason if not self._online else "")
+        if not self._online:
+            return
+        self.connect_button.setToolTip(self.tr(
+            "Start Leaf's one-click integration and send the grower a sign-in link"))
+        self.manual_button.setToolTip(
+            self.tr("Attach a Panorama credential by hand") if not has_credential
+            else self.tr("Replace the Panorama credential by hand (deletes Leaf's event log)"))
+        self.recheck_button.setToolTip(self.tr("Read this user's state from Leaf again (Ctrl+R)"))
+        self.delete_button.setEnabled(enabled and has_credential)
+        self.delete_button.setToolTip(
+            self.tr("Delete the Panorama credential (Del)") if has_credential
+            else self.tr("There is no Panorama credential to delete"))
+
+    def _copy_token(self, which: str) -> None:
+        # The explicit action that puts a secret on the clipboard: nothing else does.
+        if self.credential is None:
+            return
+        token = self.credential.access_token if which == "access" else self.credential.refresh_token
+        if token:
+            QGuiApplication.clipboard().setText(str(token))
+            log.info("Operator copied the %s token of Leaf user %s", which,
+                     self.credential.leaf_user_id)
+
+
+def _change_state(change: Any) -> ConnectionState | None:
+    state = getattr(change, "state", None)
+    if isinstance(state, ConnectionState):
+        return state
+    try:
+        return ConnectionState(state)
+    except ValueError:
+        return None
+
+
+def _change_time(change: Any):
+    for name in ("changed_at", "at", "time", "checked_at"):
+        value = getattr(change, name, None)
+        if value is not None:
+            return value
+    return None
+
+
+def _change_time_key(change: Any) -> float:
+    moment = _change_time(change)
+    return moment.timestamp() if moment is not None else 0.0
