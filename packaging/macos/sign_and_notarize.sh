@@ -125,8 +125,8 @@ submit_for_notarization() {
         credentials=(--key "$api_key" --key-id "$api_key_id" --issuer "$api_issuer")
     fi
     echo "== notarizing $file"
-    # --wait returns once Apple has an answer; the output names the submission id, whose log
-    # (`xcrun notarytool log ID ...`) lists every problem when the status is Invalid.
+    # --wait blocks until the notary service returns a status. The output names the submission
+    # id, whose log (`xcrun notarytool log ID ...`) lists every problem when the status is Invalid.
     local output
     output="$(xcrun notarytool submit "$file" "${credentials[@]}" --wait 2>&1)" || true
     echo "$output"
@@ -140,7 +140,7 @@ submit_for_notarization() {
 dmg="$(dirname "$app")/LeafDesk-$version.dmg"
 
 if [[ $notarize -eq 1 ]]; then
-    # notarytool takes a zip, disk image or installer package, not a bare folder; ditto keeps the
+    # notarytool takes a zip, disk image or installer package, not a bare folder. ditto keeps the
     # bundle's symbolic links and extended attributes intact.
     zip="$(mktemp -d)/LeafDesk-$version.zip"
     ditto -c -k --keepParent "$app" "$zip"
