@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 
 from leafdesk.core.secrets import LEAF_PASSWORD, SecretStore
 from leafdesk.core.settings import Settings, SettingsStore
+from leafdesk.resources import app_icon_pngs
 from leafdesk.ui import aio
 from leafdesk.ui.main_window import MainWindow
 from leafdesk.ui.session import AppContext
@@ -27,13 +28,13 @@ log = logging.getLogger(__name__)
 
 
 def app_icon() -> QIcon:
-    """Return LeafDesk's icon in every size the package resources hold (empty when none)."""
-    folder = Path(__file__).resolve().parents[1] / "resources" / "icons"
+    """Return LeafDesk's icon in every size the package resources hold."""
+    # Read through importlib.resources, which finds the PNGs in a wheel and a PyInstaller bundle.
     icon = QIcon()
-    for size in (16, 24, 32, 128, 256):
-        candidate = folder / f"leafdesk-{size}.png"
-        if candidate.exists():
-            icon.addFile(str(candidate))
+    for png in app_icon_pngs().values():
+        pixmap = QPixmap()
+        pixmap.loadFromData(png, "PNG")
+        icon.addPixmap(pixmap)
     return icon
 
 
