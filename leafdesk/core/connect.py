@@ -130,7 +130,7 @@ class ConnectService:
         try:
             start = await self.client.start_one_click(user.id, data)
         except LeafError as error:
-            raise error.about(leaf_user=_name(user), action="start the one-click connection")
+            raise _about(error, user, "start the one-click connection")
 
         started_at = self.clock()
         # LeafDesk's own record: Leaf keeps no list of pending one-clicks that it could read.
@@ -168,7 +168,6 @@ class ConnectService:
         declined share, so a decline shows up as EXPIRED.
         """
         pending = self._pending_for(user_id)
-        name = _name(user) if user is not None else user_id
         interval = poll_interval
         # Without a record (started elsewhere, or the cache was rebuilt) the wait still ends.
         deadline = _aware(pending.expires_at) if pending else self.clock() + self.share_expiry
@@ -184,7 +183,9 @@ class ConnectService:
                                user_id, error.sentence())
                 credential = None
             except LeafError as error:
-                raise error.about(leaf_user=name, action="check whether the grower approved")
+                if user is not None:
+                    raise _about(error, user, "check whether the grower approved")
+                raise error.about(leaf_user=user_id, action="check whether the grower approved")
 
             if credential is not None:
                 return self._attached(user_id, credential, pending, user)
@@ -208,7 +209,7 @@ class ConnectService:
         try:
             credential = await self.client.create_panorama_credential(user.id, data)
         except LeafError as error:
-            raise error.about(leaf_user=_name(user), action="attach the Panorama credential")
+            raise _about(error, user, "attach the Panorama credential")
 
         self.cache.clear_pending(user.id)
         self._save_row(user, credential)
@@ -227,7 +228,7 @@ class ConnectService:
         try:
             await self.client.delete_panorama_credential(user.id)
         except LeafError as error:
-            raise error.about(leaf_user=_name(user), action="delete the Panorama credential")
+            raise _about(error, user, "delete the Panorama credential")
 
         self._save_row(user, None)
         logger.info("Panorama credential of Leaf user %s deleted (%s events archived)", user.id,
@@ -246,10 +247,9 @@ class ConnectService:
         try:
             credential = await self.client.create_panorama_credential(user.id, data)
         except LeafError as error:
-            raise error.about(
-                leaf_user=_name(user),
-                action="attach the new Panorama credential (the old one was already deleted)",
-            )
+            # The client's own action would hide that the user is now left without a credential.
+            error.action = "attach the new Panorama credential (the old one was already deleted)"
+            raise _about(error, user, error.action)
 
         self._save_row(user, credential)
         logger.info("Panorama credential of Leaf user %s replaced by %s", user.id, credential.id)
@@ -350,6 +350,13 @@ def _with_summary(user: LeafUser, credential: PanoramaCredential | None) -> Leaf
 
 def _name(user: LeafUser) -> str:
     return user.name or user.id
+
+
+def _about(error: LeafError, user: LeafUser, action: str) -> LeafError:
+    # The client knows only the user's id; the operator knows the user by name.
+    if error.leaf_user in (None, user.id):
+        error.leaf_user = _name(user)
+    return error.about(action=action)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -352,7 +352,10 @@ class _Run:
         self.report()
 
     def fail(self, user: LeafUser, error: LeafError) -> None:
-        error.about(leaf_user=user.name or user.id, action="refresh the Panorama state")
+        # The client names the user by id; the operator knows the user by name.
+        if user.name and error.leaf_user in (None, user.id):
+            error.leaf_user = user.name
+        error.about(leaf_user=user.id, action="refresh the Panorama state")
         if _is_fatal(error):
             raise error
         logger.warning("Refresh of Leaf user %s failed: %s", user.id, error.sentence())
