@@ -67,10 +67,11 @@ def run_window(*, demo: bool = False) -> int:
     from leafdesk.core.settings import SettingsStore
     from leafdesk.demo import start_demo_in_background
     from leafdesk.ui import aio
-    from leafdesk.ui.app import LeafDeskApp
+    from leafdesk.ui.app import LeafDeskApp, route_qt_messages_to_logging
     from leafdesk.ui.window_state import WindowStateStore
 
     log_file = configure_logging()
+    route_qt_messages_to_logging()
     app = aio.application(sys.argv[:1])
     app.setApplicationName("LeafDesk")
     app.setApplicationDisplayName("LeafDesk")

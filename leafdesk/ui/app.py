@@ -11,7 +11,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 
 from leafdesk.core.secrets import LEAF_PASSWORD, SecretStore
@@ -36,6 +36,28 @@ def app_icon() -> QIcon:
         pixmap.loadFromData(png, "PNG")
         icon.addPixmap(pixmap)
     return icon
+
+
+# Platform plugins without a window system (offscreen, used by the self-test and the tests)
+# warn about every window feature they lack; those lines tell the operator nothing.
+_QUIET_QT_MESSAGES = ("This plugin does not support",)
+
+
+def route_qt_messages_to_logging() -> None:
+    """Send Qt's own warnings to the log file instead of the terminal."""
+    qt_log = logging.getLogger("qt")
+
+    def handler(kind: QtMsgType, _context: object, message: str) -> None:
+        if message.startswith(_QUIET_QT_MESSAGES):
+            qt_log.debug("%s", message)
+        elif kind in (QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+            qt_log.error("%s", message)
+        elif kind == QtMsgType.QtWarningMsg:
+            qt_log.warning("%s", message)
+        else:
+            qt_log.debug("%s", message)
+
+    qInstallMessageHandler(handler)
 
 
 class LeafDeskApp(QObject):

@@ -38,6 +38,7 @@ from leafdesk.ui.presentation import (
     state_label,
     state_text,
 )
+from leafdesk.ui.users_model import has_credential
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +256,7 @@ class DetailsPanel(QWidget):
         self._update_actions()
 
     def _show_credential(self, row: UserRow, credential: PanoramaCredential | None) -> None:
-        has_credential = row.user.panorama is not None or credential is not None
+        credential_known = has_credential(row) or credential is not None
         summary = row.user.panorama
         status = credential.status if credential else (summary.status if summary else None)
         created = credential.created_time if credential else (
@@ -274,7 +275,7 @@ class DetailsPanel(QWidget):
         for key, value in values.items():
             self.fields[key].setText(value or "—")
 
-        if not has_credential:
+        if not credential_known:
             self.credential_note.setText(self.tr("Leaf holds no Panorama credential for this user."))
         elif credential is None:
             self.credential_note.setText(self.tr(
@@ -326,8 +327,8 @@ class DetailsPanel(QWidget):
 
     def _update_actions(self) -> None:
         row = self.row
-        has_credential = row is not None and (row.user.panorama is not None
-                                              or self.credential is not None)
+        credential_known = row is not None and (has_credential(row)
+                                                or self.credential is not None)
         enabled = self._online and not self._busy and row is not None
         for button in (self.connect_button, self.manual_button, self.recheck_button,
                        self.delete_button):
@@ -338,12 +339,12 @@ class DetailsPanel(QWidget):
         self.connect_button.setToolTip(self.tr(
             "Start Leaf's one-click integration and send the grower a sign-in link"))
         self.manual_button.setToolTip(
-            self.tr("Attach a Panorama credential by hand") if not has_credential
+            self.tr("Attach a Panorama credential by hand") if not credential_known
             else self.tr("Replace the Panorama credential by hand (deletes Leaf's event log)"))
         self.recheck_button.setToolTip(self.tr("Read this user's state from Leaf again (Ctrl+R)"))
-        self.delete_button.setEnabled(enabled and has_credential)
+        self.delete_button.setEnabled(enabled and credential_known)
         self.delete_button.setToolTip(
-            self.tr("Delete the Panorama credential (Del)") if has_credential
+            self.tr("Delete the Panorama credential (Del)") if credential_known
             else self.tr("There is no Panorama credential to delete"))
 
     def _copy_token(self, which: str) -> None:

@@ -39,7 +39,13 @@ from leafdesk.ui.operations import Operation, OperationProgress, OperationState
 from leafdesk.ui.presentation import format_time
 from leafdesk.ui.session import AppContext
 from leafdesk.ui.summary_strip import SummaryStrip
-from leafdesk.ui.users_model import ROW_ROLE, Column, UsersFilterProxy, UsersModel
+from leafdesk.ui.users_model import (
+    ROW_ROLE,
+    Column,
+    UsersFilterProxy,
+    UsersModel,
+    has_credential,
+)
 from leafdesk.ui.window_state import WindowStateStore
 
 log = logging.getLogger(__name__)
@@ -477,7 +483,7 @@ class MainWindow(QMainWindow):
         if self._credential_task is not None and not self._credential_task.done():
             self._credential_task.cancel()
         self._credential_task = None
-        if not self.online or row.user.panorama is None:
+        if not self.online or not has_credential(row):
             return
 
         async def load() -> None:
@@ -659,7 +665,7 @@ class MainWindow(QMainWindow):
 
         existing = self.details.credential if self.details.row and \
             self.details.row.user.id == row.user.id else None
-        if existing is None and row.user.panorama is not None:
+        if existing is None and has_credential(row):
             # NOTE: the credential was not read yet; the form still offers Replace because the
             # row shows one, using the summary Leaf embedded in the user.
             existing = _summary_credential(row)
@@ -672,7 +678,7 @@ class MainWindow(QMainWindow):
     def open_delete(self) -> QWidget | None:
         """Ask to confirm deleting the selected user's credential; delete in the background."""
         row = self._selected_user()
-        if row is None or not self.online or row.user.panorama is None:
+        if row is None or not self.online or not has_credential(row):
             return None
         from leafdesk.ui.delete_dialog import DeleteDialog
 
@@ -728,12 +734,12 @@ class MainWindow(QMainWindow):
         self.details.set_busy(busy)
         reason = self._offline_reason()
         has_row = row is not None
-        has_credential = has_row and row.user.panorama is not None
+        credential_known = has_row and has_credential(row)
         for action, needs_credential in ((self.connect_action, False),
                                          (self.manual_action, False),
                                          (self.recheck_action, False),
                                          (self.delete_action, True)):
-            enabled = self.online and has_row and not busy and (has_credential
+            enabled = self.online and has_row and not busy and (credential_known
                                                                 or not needs_credential)
             action.setEnabled(enabled)
             action.setToolTip(reason if not self.online else action.text().replace("&", ""))
@@ -855,13 +861,13 @@ def _summary_credential(row: UserRow):
     from leafdesk.core.model import PanoramaCredential
 
     summary = row.user.panorama
-    if summary is None:
+    if summary is None and not has_credential(row):
         return None
     return PanoramaCredential(
-        id=summary.id,
+        id=summary.id if summary else "",
         leaf_user_id=row.user.id,
-        status=summary.status or row.state.raw_status or "",
-        created_time=summary.created_time,
+        status=(summary.status if summary else None) or row.state.raw_status or "",
+        created_time=summary.created_time if summary else row.connected_since,
         organization_code=row.organization_code,
         client_environment=row.client_environment,
     )

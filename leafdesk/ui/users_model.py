@@ -368,6 +368,18 @@ class UsersFilterProxy(QSortFilterProxyModel):
         return self.mapToSource(self.index(proxy_row, 0)).row()
 
 
+def has_credential(row: UserRow) -> bool:
+    """Return True when Leaf holds a Panorama credential for the row's user, as far as known.
+
+    The embedded credential summary may be missing (Leaf can answer with the id only, or not at
+    all), so a state read from a credential's status counts too.
+    """
+    if row.user.panorama is not None or row.state.raw_status is not None:
+        return True
+    return row.state.state not in (ConnectionState.NOT_CONNECTED,
+                                   ConnectionState.WAITING_FOR_GROWER)
+
+
 def persistent_user_id(index: QPersistentModelIndex | QModelIndex) -> str | None:
     """Return the Leaf user id behind a proxy or source index."""
     value = index.data(USER_ID_ROLE)
