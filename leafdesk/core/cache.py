@@ -13,6 +13,7 @@ migrations below; a file that is not a database is moved aside and rebuilt.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -202,7 +203,7 @@ class Cache:
         is one transaction, so a reader sees the old table or the new one, never a mix. `rows` may
         be any iterable; it is consumed once.
         """
-        with self._write() as db:
+        with self._write() as db, _collector_paused():
             current = _current_states(db)
             seen: set[str] = set()
             self._upsert_rows(db, rows, current, synced_at, seen)
@@ -222,7 +223,7 @@ class Cache:
 
     def load_rows(self) -> list[UserRow]:
         """Return every cached user, sorted by name, marked `from_cache` and with its stored check time."""
-        with self._lock:
+        with self._lock, _collector_paused():
             cursor = self._connection().execute(f"{_SELECT_USERS} ORDER BY name COLLATE NOCASE, id")
             return [_row_from_record(record) for record in cursor]
 
@@ -444,6 +445,9 @@ class Cache:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
         try:
+            # Checked before anything writes, so a newer LeafDesk's file stays byte for byte.
+            self._check_version(db)
+
             db.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode loses nothing when the process dies, only on power loss.
             db.execute("PRAGMA synchronous = NORMAL")
@@ -461,14 +465,16 @@ class Cache:
             raise
         return db
 
-    def _migrate(self, db: sqlite3.Connection) -> None:
+    def _check_version(self, db: sqlite3.Connection) -> None:
         version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise CacheVersionError(
                 f"The cache {self.path} was written by a newer LeafDesk (schema {version}, this "
-                f"version knows up to {SCHEMA_VERSION}); update LeafDesk or remove the file"
+                f"version reads up to {SCHEMA_VERSION}); update LeafDesk or remove the file"
             )
 
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        version = db.execute("PRAGMA user_version").fetchone()[0]
         for target in range(version + 1, SCHEMA_VERSION + 1):
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -541,6 +547,20 @@ class Cache:
         )
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    # Building or reading 50,000 rows sets off the cyclic garbage collector over and over, and
+    # pausing it cut a full load from about 0.7 s to 0.25 s in bench/cache_50k.py. The objects
+    # made meanwhile form no cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _is_corruption(error: sqlite3.DatabaseError) -> bool:
     # Only a damaged file is moved aside; a locked or unreadable one is reported as it is.
     code = getattr(error, "sqlite_errorcode", None)
@@ -608,18 +628,18 @@ def _row_from_record(record: tuple[Any, ...]) -> UserRow:
     )
 
 
+# Plain dict lookups: calling the enum classes costs more than the rest of a row at 50,000 rows.
+_STATES_BY_VALUE = {state.value: state for state in ConnectionState}
+_ACTORS_BY_VALUE = {actor.value: actor for actor in Actor}
+
+
 def _state_from_text(text: str) -> ConnectionState:
-    try:
-        return ConnectionState(text)
-    except ValueError:
-        return ConnectionState.UNKNOWN
+    # A value from a newer LeafDesk reads as unknown rather than failing the whole load.
+    return _STATES_BY_VALUE.get(text, ConnectionState.UNKNOWN)
 
 
 def _actor_from_text(text: str) -> Actor:
-    try:
-        return Actor(text)
-    except ValueError:
-        return Actor.STAFF
+    return _ACTORS_BY_VALUE.get(text, Actor.STAFF)
 
 
 def _datetime_to_text(value: datetime | None) -> str | None:
@@ -628,7 +648,10 @@ def _datetime_to_text(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    elif value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    # isoformat is faster than strftime; its "+00:00" ending is swapped for "Z".
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _datetime_from_text(text: str | None) -> datetime | None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from leafdesk.core import paths
 
@@ -56,28 +58,41 @@ def _mask_value(match: re.Match[str]) -> str:
     return f"{match.group('name')}{MASK}"
 
 
-class SecretMaskingFilter(logging.Filter):
-    """Rewrite each record's message, arguments and traceback text with secrets masked.
+def mask_record(record: logging.LogRecord) -> logging.LogRecord:
+    """Rewrite a record's message, arguments and traceback text with secrets masked, in place."""
+    try:
+        message = record.getMessage()
+    except Exception:
+        # A format string that does not match its arguments: keep both, masked, in the text.
+        message = f"{record.msg} (arguments did not fit: {record.args!r})"
+    record.msg = mask_secrets(message)
+    record.args = None
 
-    The record is changed in place, so every handler after this one sees the masked text too.
-    """
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    if record.exc_text:
+        record.exc_text = mask_secrets(record.exc_text)
+    if record.stack_info:
+        record.stack_info = mask_secrets(record.stack_info)
+    return record
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Mask secrets in every record that reaches the handler this filter is attached to."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            # A format string that does not match its arguments: keep both, masked, in the text.
-            message = f"{record.msg} (arguments did not fit: {record.args!r})"
-        record.msg = mask_secrets(message)
-        record.args = None
-
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = mask_secrets(record.exc_text)
-        if record.stack_info:
-            record.stack_info = mask_secrets(record.stack_info)
+        mask_record(record)
         return True
+
+
+def _masking_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    # Masking when the record is made covers every handler (console, test capture, a window's
+    # log view), not only the file; the handler filter still covers hand-made records.
+    def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        return mask_record(base(*args, **kwargs))
+
+    make_record.leafdesk_base = base  # type: ignore[attr-defined]
+    return make_record
 
 
 def configure_logging(level: int = logging.INFO) -> Path:
@@ -102,6 +117,10 @@ def configure_logging(level: int = logging.INFO) -> Path:
         root.addHandler(handler)
         _handler = handler
 
+    factory = logging.getLogRecordFactory()
+    if not hasattr(factory, "leafdesk_base"):
+        logging.setLogRecordFactory(_masking_factory(factory))
+
     root.setLevel(level)
     _handler.setLevel(level)
     for name in _QUIET_LOGGERS:
@@ -112,8 +131,12 @@ def configure_logging(level: int = logging.INFO) -> Path:
 
 
 def shutdown_logging() -> None:
-    """Remove and close the handler that `configure_logging` installed, if any."""
+    """Remove and close the handler and record masking that `configure_logging` installed."""
     global _handler
+    factory = logging.getLogRecordFactory()
+    if hasattr(factory, "leafdesk_base"):
+        logging.setLogRecordFactory(factory.leafdesk_base)
+
     if _handler is None:
         return
     logging.getLogger().removeHandler(_handler)
