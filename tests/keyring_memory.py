@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from keyring.backend import KeyringBackend
 from keyring.compat import properties
-from keyring.errors import PasswordDeleteError
+from keyring.errors import PasswordDeleteError, PasswordSetError
 
 
 class MemoryKeyring(KeyringBackend):
-    """Keep passwords in a dict keyed by (service, username); `fail_with` makes every call raise."""
+    """Keep passwords in a dict keyed by (service, username).
+
+    `fail_with` makes every call raise it; `max_length` makes `set_password` reject longer values,
+    as Windows Credential Manager rejects values over 2,560 bytes.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.entries: dict[tuple[str, str], str] = {}
         self.fail_with: Exception | None = None
+        self.max_length: int | None = None
 
     @properties.classproperty
     def priority(cls) -> float:
@@ -29,6 +34,8 @@ class MemoryKeyring(KeyringBackend):
 
     def set_password(self, service: str, username: str, password: str) -> None:
         self._maybe_fail()
+        if self.max_length is not None and len(password) > self.max_length:
+            raise PasswordSetError(f"value longer than {self.max_length} characters")
         self.entries[(service, username)] = password
 
     def delete_password(self, service: str, username: str) -> None:

@@ -67,14 +67,13 @@ class SecretStore:
         """Return the stored secret, or None when there is none."""
         name = _entry_name(kind, key)
         with self._lock:
-            if self.persistent:
+            # Memory first: it holds the values the keychain could not take.
+            value = self._memory.get(name)
+            if value is None and self.persistent:
                 try:
                     value = self._backend.get_password(self.service, name)
                 except Exception as error:  # any backend failure means: no usable keychain
                     self._fall_back_to_memory(f"reading {kind} failed: {error!r}")
-                else:
-                    return Secret(value) if value is not None else None
-            value = self._memory.get(name)
             return Secret(value) if value is not None else None
 
     def set(self, kind: str, key: str, value: str) -> None:
@@ -85,8 +84,13 @@ class SecretStore:
                 try:
                     self._backend.set_password(self.service, name, str(value))
                 except Exception as error:
+                    if self._backend_reads(name):
+                        self._keep_one_in_memory(kind, key, name, error)
+                        self._memory[name] = str(value)
+                        return
                     self._fall_back_to_memory(f"storing {kind} failed: {error!r}")
                 else:
+                    self._memory.pop(name, None)
                     return
             self._memory[name] = str(value)
 
@@ -104,6 +108,23 @@ class SecretStore:
                 log.debug("No %s entry to delete for %r", kind, key)
             except Exception as error:
                 self._fall_back_to_memory(f"deleting {kind} failed: {error!r}")
+
+    def _backend_reads(self, name: str) -> bool:
+        try:
+            self._backend.get_password(self.service, name)
+        except Exception:
+            return False
+        return True
+
+    def _keep_one_in_memory(self, kind: str, key: str, name: str, error: Exception) -> None:
+        # The keychain works but refused this value, as Windows Credential Manager does for
+        # values over 2,560 bytes; the other secrets keep going to the keychain.
+        log.warning("The keychain did not accept the %s for %r (%r); it is kept in memory for "
+                    "this run", kind, key, error)
+        try:
+            self._backend.delete_password(self.service, name)
+        except Exception as delete_error:  # an older value may simply not exist
+            log.debug("No older %s for %r to remove: %r", kind, key, delete_error)
 
     def _fall_back_to_memory(self, reason: str) -> None:
         # Called at most once per store, because every caller checks `persistent` first.

@@ -157,3 +157,26 @@ def test_repr_shows_no_secret():
 
     assert "repr-password" not in repr(store)
     assert "MemoryKeyring" in repr(store)
+
+
+def test_oversized_value_kept_in_memory(caplog):
+    backend = MemoryKeyring()
+    backend.max_length = 100
+    store = SecretStore(backend=backend)
+    store.set(LEAF_TOKEN, "Demo", "short-old-token")
+    long_token = "t" * 500
+
+    with caplog.at_level(logging.WARNING, logger="leafdesk.core.secrets"):
+        store.set(LEAF_TOKEN, "Demo", long_token)
+        store.set(LEAF_PASSWORD, "Demo", "still-in-keychain")
+
+    assert store.get(LEAF_TOKEN, "Demo") == long_token
+    assert store.persistent is True
+    assert store.warning is None
+    assert backend.entries == {(SERVICE_NAME, "leaf-password:Demo"): "still-in-keychain"}
+    assert "did not accept the leaf-token" in caplog.text
+    assert long_token not in caplog.text
+
+    store.set(LEAF_TOKEN, "Demo", "short-again")
+    assert backend.entries[(SERVICE_NAME, "leaf-token:Demo")] == "short-again"
+    assert store.get(LEAF_TOKEN, "Demo") == "short-again"
