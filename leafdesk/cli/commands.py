@@ -59,7 +59,7 @@ def run(argv: Sequence[str]) -> int:
         print(f"leafdesk {args.command}: {error}", file=sys.stderr)
         return EXIT_NOTHING_READ
 
-    concurrency = args.concurrency or settings.concurrency
+    concurrency = getattr(args, "concurrency", None) or settings.concurrency
     cache = Cache(cache_path(account.name, account.base_url))
     try:
         if cache.recovered_from is not None:
@@ -175,12 +175,13 @@ async def _refresh(account: AccountChoice, password: Secret, cache: Cache, concu
 
 
 def _cache_age(cache: Cache) -> str:
-    last = cache.last_sync()
+    # A refresh that stopped early still wrote what it read, but only a complete one vouches for
+    # the whole table; each row also shows when it was last checked.
+    last = cache.last_sync(complete_only=True)
     if last is None:
-        return "Showing the offline cache."
+        return "Showing the offline cache; no refresh has finished yet."
     when = last.finished_at.astimezone().strftime("%Y-%m-%d %H:%M %Z").strip()
-    finished = "" if last.complete else " (that refresh stopped early)"
-    return f"Showing the offline cache as of the refresh at {when}{finished}."
+    return f"Showing the offline cache as of the last complete refresh at {when}."
 
 
 class _Progress:
@@ -226,6 +227,8 @@ async def _events(args: argparse.Namespace, account: AccountChoice, cache: Cache
             client = LeafClient(account.base_url, account.username, password)
             try:
                 user = await _find_user_online(client, args.user)
+                # Refreshing the user's row too lets a later offline run find them by name.
+                await SyncService(client, cache).refresh_users([user.id])
                 fetched = await client.list_panorama_events(user.id)
                 cache.save_events(user.id, fetched)
                 # The cache merges these with events archived earlier, past Leaf's 30 days.
