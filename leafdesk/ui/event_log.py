@@ -45,7 +45,7 @@ from leafdesk.ui.event_log_model import (
     local_text,
     pretty,
 )
-from leafdesk.ui.forms_fields import ErrorPanel, warning_colour
+from leafdesk.ui.forms_fields import ErrorPanel, about_user, warning_colour
 from leafdesk.ui.operations import Operation, OperationProgress
 
 log = logging.getLogger(__name__)
@@ -339,8 +339,8 @@ class EventLogView(QWidget):
                 # showing, under the error that says why it is all there is.
                 log.info("Could not load the events of Leaf user %s from Leaf; using the cache: "
                          "%s", user.id, error)
-                self.errors.show_leaf_error(error.about(leaf_user=user.name,
-                                                        action=self.tr("load the event log")))
+                error.about(action=self.tr("load the event log"))
+                self.errors.show_leaf_error(about_user(error, user))
 
         if user is not self.user:
             return 0

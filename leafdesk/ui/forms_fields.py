@@ -54,6 +54,28 @@ def success_colour(palette: QPalette) -> str:
     return "#9ccc65" if is_dark(palette) else "#1b5e20"
 
 
+def fit_height(widget: QWidget, min_width: int = 0) -> None:
+    """Resize a dialog to the height its layout needs at its width, growing or shrinking.
+
+    Wrapped labels make the height depend on the width, which `sizeHint()` cannot know, so a
+    dialog whose inline errors appear would otherwise squash its rows together.
+    """
+    layout = widget.layout()
+    if layout is None:
+        return
+    layout.activate()
+    width = max(widget.width(), min_width)
+    height = layout.totalHeightForWidth(width)
+    widget.resize(width, height if height > 0 else widget.sizeHint().height())
+
+
+def about_user(error: LeafError, user) -> LeafError:
+    """Name the Leaf user in `error` by name, where the client could only name them by id."""
+    if not error.leaf_user or error.leaf_user == user.id:
+        error.leaf_user = user.name or user.id
+    return error
+
+
 def field_key(name: str) -> str:
     """Normalise a field name so `sharing_url_id`, `sharingUrlId` and `SharingUrlId` all match."""
     return name.replace("_", "").replace("-", "").lower()

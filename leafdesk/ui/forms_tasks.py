@@ -74,3 +74,9 @@ class FormTasks:
     def cancel_all(self) -> None:
         for task in list(self._tasks):
             task.cancel()
+
+    async def wait_finished(self) -> None:
+        """Wait until every task of the form has ended, however it ended."""
+        running = [task for task in self._tasks if not task.done()]
+        if running:
+            await asyncio.wait(running)

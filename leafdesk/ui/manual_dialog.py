@@ -26,7 +26,14 @@ from leafdesk.core.errors import LeafError, ValidationError
 from leafdesk.core.model import LeafUser, PanoramaCredential
 from leafdesk.core.validation import validate_manual
 from leafdesk.ui.forms_confirm import RemovalConfirmation
-from leafdesk.ui.forms_fields import ErrorPanel, FieldForm, SecretEdit, environment_combo
+from leafdesk.ui.forms_fields import (
+    ErrorPanel,
+    FieldForm,
+    SecretEdit,
+    about_user,
+    environment_combo,
+    fit_height,
+)
 from leafdesk.ui.forms_presets import PresetPicker, preset_password
 from leafdesk.ui.forms_tasks import FormTasks
 
@@ -143,6 +150,7 @@ class ManualDialog(QDialog):
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
         self.resize(640, self.sizeHint().height())
+        fit_height(self, 640)
 
     def _apply_preset(self) -> None:
         preset = self.preset_picker.current_preset()
@@ -181,6 +189,7 @@ class ManualDialog(QDialog):
         unplaced = self.form.show_errors(error)
         if unplaced or not error.field_errors:
             self.errors.show_error(" ".join(unplaced) or error.sentence())
+        fit_height(self, 640)
 
     def submit(self) -> None:
         """Check the fields and, when they pass, create or replace the credential at Leaf."""
@@ -213,7 +222,9 @@ class ManualDialog(QDialog):
         if not busy:
             self._update_submit()
 
-    def _on_saved(self, credential: Any) -> None:
+    def _on_saved(self, result: Any) -> None:
+        # `replace` returns the new credential inside a ReplaceResult; `create_manual` returns it.
+        credential = getattr(result, "credential", result)
         self._set_busy(False)
         self.password.clear()
         self.refresh_token.clear()
@@ -222,13 +233,14 @@ class ManualDialog(QDialog):
 
     def _on_failed(self, error: LeafError) -> None:
         self._set_busy(False)
-        error.about(leaf_user=self.user.name)
+        about_user(error, self.user)
         if isinstance(error, ValidationError) and error.field_errors:
             self._show_validation(error)
             if self.errors.isHidden():
                 self.errors.show_leaf_error(error)
             return
         self.errors.show_leaf_error(error)
+        fit_height(self, 640)
 
     def reject(self) -> None:
         # A replace cut short between its delete and its create would leave the grower with no

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -34,11 +35,13 @@ from leafdesk.core.errors import LeafError, ValidationError
 from leafdesk.core.model import LeafUser
 from leafdesk.core.validation import validate_one_click
 from leafdesk.ui.forms_fields import (
+    about_user,
     ErrorPanel,
     FieldForm,
     SecretEdit,
     environment_combo,
     error_colour,
+    fit_height,
     success_colour,
     warning_colour,
 )
@@ -47,10 +50,10 @@ from leafdesk.ui.forms_tasks import FormTasks
 
 log = logging.getLogger(__name__)
 
-# What the waiting page ends in; `outcome` carries one of these.
+# How the waiting page ends; the `outcome` signal carries one of these. There is no "declined":
+# Leaf never reports a declined share, which therefore ends as EXPIRED.
 CONNECTED = "connected"
 EXPIRED = "expired"
-DECLINED = "declined"
 CANCELLED = "cancelled"
 
 
@@ -63,31 +66,17 @@ def _local_time(moment: datetime | None) -> str:
 
 
 def outcome_name(outcome: Any) -> str:
-    """Return CONNECTED, EXPIRED, DECLINED or CANCELLED for what `wait_for_grower` returned.
-
-    The connect service returns an object whose `kind` (or `status`, or itself) is an enum or
-    string naming the ending; the credential, when attached, is in `credential`.
-    """
-    for attribute in ("kind", "status", "state", "outcome"):
-        value = getattr(outcome, attribute, None)
-        if value is not None and not callable(value):
-            break
-    else:
-        value = outcome
-    name = str(getattr(value, "value", value)).lower()
-    if name in ("attached", "connected", "ok", CONNECTED):
-        return CONNECTED
-    if name in (EXPIRED, DECLINED, CANCELLED):
-        return name
-    log.warning("The connect service returned an outcome LeafDesk does not know: %r", name)
-    return name
+    """Return CONNECTED, EXPIRED or CANCELLED for a `OneClickOutcome` (or a bare kind)."""
+    kind = getattr(outcome, "kind", outcome)
+    name = str(getattr(kind, "value", kind)).lower()
+    return CONNECTED if name == "attached" else name
 
 
 class OneClickDialog(QDialog):
     """Starts a one-click integration and waits for the grower; reports through its signals.
 
-    `started(PendingOneClick)` once Leaf returned the sign-in URL, `connected(PanoramaCredential
-    or None)` when the grower approved, and `outcome(str)` with the ending (see the constants).
+    `started(PendingOneClick)` once Leaf returned the sign-in URL, `connected(PanoramaCredential)`
+    when the grower approved, and `outcome(str)` with the ending (CONNECTED, EXPIRED, CANCELLED).
     """
 
     started = Signal(object)
@@ -111,6 +100,10 @@ class OneClickDialog(QDialog):
         self.pending: Any | None = None
         self.result_name: str | None = None
         self._wait_task: asyncio.Task | None = None
+        self._stop_waiting: asyncio.Event | None = None
+        # Seconds between polls of Leaf: the first, and the most the backoff grows to.
+        self.poll_interval = 2.0
+        self.max_poll_interval = 10.0
         self.setWindowTitle(self.tr("Connect {name} to Panorama (one-click)").format(
             name=user.name))
 
@@ -135,7 +128,21 @@ class OneClickDialog(QDialog):
         self._countdown = QTimer(self)
         self._countdown.setInterval(1000)
         self._countdown.timeout.connect(self._update_countdown)
-        self.resize(620, 700)
+        self.setMinimumWidth(560)
+        self._show_page(0)
+
+    def _show_page(self, index: int) -> None:
+        # A stacked widget is as tall as its tallest page; ignoring the hidden page's size lets
+        # the dialog fit the page shown instead of leaving a blank band under the short one.
+        for number in range(self.pages.count()):
+            policy = (QSizePolicy.Policy.Preferred if number == index
+                      else QSizePolicy.Policy.Ignored)
+            self.pages.widget(number).setSizePolicy(policy, policy)
+        self.pages.setCurrentIndex(index)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        fit_height(self, 620)
 
     # The form
 
@@ -221,6 +228,7 @@ class OneClickDialog(QDialog):
         unplaced = self.form.show_errors(error)
         if unplaced or not error.field_errors:
             self.errors.show_error(" ".join(unplaced) or error.sentence())
+        self._fit_height()
 
     def submit(self) -> None:
         """Check the fields and, when they pass, ask Leaf to start the one-click integration."""
@@ -245,13 +253,14 @@ class OneClickDialog(QDialog):
         self.form.setEnabled(True)
         self.start_button.setEnabled(True)
         self.start_button.setText(self.tr("&Start one-click"))
-        error.about(leaf_user=self.user.name)
+        about_user(error, self.user)
         if isinstance(error, ValidationError) and error.field_errors:
             self._show_validation(error)
             if self.errors.isHidden():
                 self.errors.show_leaf_error(error)
             return
         self.errors.show_leaf_error(error)
+        self._fit_height()
 
     # Waiting for the grower
 
@@ -347,7 +356,9 @@ class OneClickDialog(QDialog):
         self.url_edit.setCursorPosition(0)
         total = max(1, int((pending.expires_at - pending.started_at).total_seconds()))
         self.wait_progress.setRange(0, total)
-        self.pages.setCurrentIndex(1)
+        self.copy_button.setEnabled(True)
+        self.open_button.setEnabled(True)
+        self._show_page(1)
         self.start_button.setVisible(False)
         self.close_button.setText(self.tr("Close"))
         self.copy_button.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -359,11 +370,20 @@ class OneClickDialog(QDialog):
         self.retry_button.setVisible(False)
         self.again_button.setVisible(False)
         self.stop_button.setVisible(True)
+        self.stop_button.setEnabled(True)
+        self.wait_progress.setVisible(True)
         self._set_state(self.tr("Waiting for the grower…"), warning_colour(self.palette()))
         self._update_countdown()
         self._countdown.start()
+        self._stop_waiting = asyncio.Event()
         self._wait_task = self.tasks.start(
-            self.connect_service.wait_for_grower(self.user.id),
+            self.connect_service.wait_for_grower(
+                self.user.id,
+                poll_interval=self.poll_interval,
+                max_interval=self.max_poll_interval,
+                cancel=self._stop_waiting,
+                user=self.user,
+            ),
             self._on_wait_finished,
             self._on_wait_failed,
             action=self.tr("check whether the grower approved"),
@@ -372,7 +392,9 @@ class OneClickDialog(QDialog):
     def _update_countdown(self) -> None:
         if self.pending is None:
             return
-        now = datetime.now(timezone.utc)
+        # The connect service's clock decides expiry, so the countdown reads the same clock.
+        clock = getattr(self.connect_service, "clock", None)
+        now = clock() if callable(clock) else datetime.now(timezone.utc)
         expires = self.pending.expires_at
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=timezone.utc)
@@ -401,21 +423,21 @@ class OneClickDialog(QDialog):
                 "{name} approved sharing, and Leaf attached the Panorama credential."
             ).format(name=self.user.name))
             self.honesty.setVisible(False)
+            self.copy_button.setEnabled(False)
+            self.open_button.setEnabled(False)
             self.close_button.setText(self.tr("Close"))
             self.close_button.setFocus(Qt.FocusReason.OtherFocusReason)
             self.connected.emit(getattr(result, "credential", None))
-        elif name == DECLINED:
-            self._set_state(self.tr("Declined"), error_colour(self.palette()))
-            self.state_detail.setText(self.tr(
-                "The grower declined sharing on the share page. Talk to the grower before "
-                "sending a new link."))
-            self.again_button.setVisible(True)
         elif name == EXPIRED:
             self._set_state(self.tr("Expired"), error_colour(self.palette()))
             self.state_detail.setText(self.tr(
                 "The share page expired at {expires} without a credential at Leaf. The grower "
                 "may have declined or not opened it. Start again to send a new link."
             ).format(expires=expires))
+            self.honesty.setVisible(False)
+            # The share page no longer attaches anything, so its link must not be sent on.
+            self.copy_button.setEnabled(False)
+            self.open_button.setEnabled(False)
             self.again_button.setVisible(True)
         else:
             self._set_state(self.tr("Stopped waiting"), warning_colour(self.palette()))
@@ -424,6 +446,7 @@ class OneClickDialog(QDialog):
                 "grower approves it, the next refresh shows {name} as connected."
             ).format(expires=expires, name=self.user.name))
             self.retry_button.setVisible(True)
+        self._fit_height()
         log.info("One-click for Leaf user %s ended: %s", self.user.id, name)
         self.result_name = name
         self.outcome.emit(name)
@@ -434,17 +457,20 @@ class OneClickDialog(QDialog):
         self.stop_button.setVisible(False)
         self.retry_button.setVisible(True)
         self._set_state(self.tr("Could not check"), error_colour(self.palette()))
-        error.about(leaf_user=self.user.name)
+        about_user(error, self.user)
         self.errors.show_leaf_error(error)
 
     def stop_waiting(self) -> None:
-        """Stop polling Leaf; the share page itself stays valid until it expires."""
-        if self._wait_task is None or self._wait_task.done():
+        """Stop polling Leaf; the share page itself stays valid until it expires.
+
+        The connect service sees the stop at its next wait between polls and ends the wait as
+        cancelled, which `_on_wait_finished` then shows.
+        """
+        if self._wait_task is None or self._wait_task.done() or self._stop_waiting is None:
             return
         log.info("Operator stopped waiting for the grower of Leaf user %s", self.user.id)
-        self._wait_task.cancel()
-        self._wait_task = None
-        self._on_wait_finished(CANCELLED)
+        self.stop_button.setEnabled(False)
+        self._stop_waiting.set()
 
     def _back_to_form(self) -> None:
         self.pending = None
@@ -457,7 +483,7 @@ class OneClickDialog(QDialog):
         self.start_button.setEnabled(True)
         self.start_button.setText(self.tr("&Start one-click"))
         self.close_button.setText(self.tr("Cancel"))
-        self.pages.setCurrentIndex(0)
+        self._show_page(0)
         self.password.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # The link

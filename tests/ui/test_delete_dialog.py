@@ -1,0 +1,106 @@
+"""The confirmation asked before a Panorama credential is deleted."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+
+from leafdesk.core.model import LeafUser, PanoramaCredential
+from leafdesk.ui.delete_dialog import DeleteDialog
+
+USER = LeafUser(id="7c0e4b2a-1111-4c3d-9e8f-000000000001", name="Prairie Wind Farms")
+
+
+def _credential(environment: str | None) -> PanoramaCredential:
+    return PanoramaCredential(id="cred-1", leaf_user_id=USER.id, status="OK",
+                              client_environment=environment, organization_code="ORG-77")
+
+
+@pytest.fixture
+def open_dialog(qtbot):
+    def make(environment: str | None) -> tuple[DeleteDialog, list[int]]:
+        dialog = DeleteDialog(None, USER, _credential(environment))
+        qtbot.addWidget(dialog)
+        confirmations: list[int] = []
+        dialog.confirmed.connect(lambda: confirmations.append(1))
+        dialog.open()
+        return dialog, confirmations
+
+    return make
+
+
+def test_production_needs_typed_name(open_dialog, qtbot):
+    dialog, confirmations = open_dialog("PRODUCTION")
+    assert dialog.confirmation.name_edit is not None
+    assert not dialog.delete_button.isEnabled()
+
+    qtbot.keyClicks(dialog.confirmation.name_edit, "Prairie Wind")
+    assert not dialog.delete_button.isEnabled()
+    qtbot.keyClicks(dialog.confirmation.name_edit, " Farms")
+    assert dialog.delete_button.isEnabled()
+
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    assert confirmations == [1]
+    assert not dialog.isVisible()
+
+
+def test_production_rejects_other_case(open_dialog, qtbot):
+    dialog, confirmations = open_dialog("PRODUCTION")
+    qtbot.keyClicks(dialog.confirmation.name_edit, "prairie wind farms")
+    assert not dialog.delete_button.isEnabled()
+    dialog._confirm()
+    assert confirmations == []
+
+
+def test_production_trims_spaces(open_dialog, qtbot):
+    dialog, _ = open_dialog("PRODUCTION")
+    qtbot.keyClicks(dialog.confirmation.name_edit, "  Prairie Wind Farms ")
+    assert dialog.delete_button.isEnabled()
+
+
+def test_warning_names_event_log_loss(open_dialog):
+    dialog, _ = open_dialog("PRODUCTION")
+    assert "event log" in dialog.confirmation.warning.text()
+    assert USER.name in dialog.confirmation.summary.text()
+    assert "PRODUCTION" in dialog.confirmation.summary.text()
+
+
+def test_stage_plain_confirm(open_dialog, qtbot):
+    dialog, confirmations = open_dialog("STAGE")
+    assert dialog.confirmation.name_edit is None
+    assert dialog.delete_button.isEnabled()
+    assert "event log" in dialog.confirmation.warning.text()
+    qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
+    assert confirmations == [1]
+
+
+def test_unknown_environment_needs_name(open_dialog):
+    dialog, _ = open_dialog(None)
+    assert dialog.confirmation.name_edit is not None
+    assert not dialog.delete_button.isEnabled()
+
+
+def test_cancel_and_enter_do_not_delete(open_dialog, qtbot):
+    dialog, confirmations = open_dialog("STAGE")
+    # Cancel is the default button, so Enter alone must not confirm.
+    qtbot.keyClick(dialog, Qt.Key.Key_Return)
+    assert confirmations == []
+    assert not dialog.isVisible()
+
+
+def test_escape_cancels(open_dialog, qtbot):
+    dialog, confirmations = open_dialog("PRODUCTION")
+    qtbot.keyClicks(dialog.confirmation.name_edit, USER.name)
+    qtbot.keyClick(dialog, Qt.Key.Key_Escape)
+    assert confirmations == []
+    assert not dialog.isVisible()
+
+
+def test_delete_dialog_screens(open_dialog, qtbot, artifact_dir):
+    for environment in ("PRODUCTION", "STAGE"):
+        dialog, _ = open_dialog(environment)
+        if dialog.confirmation.name_edit is not None:
+            qtbot.keyClicks(dialog.confirmation.name_edit, "Prairie")
+        path = artifact_dir / f"delete_dialog_{environment.lower()}.png"
+        assert dialog.grab().save(str(path))
+        assert path.stat().st_size > 0

@@ -1,0 +1,323 @@
+"""The one-click form against a loopback sandbox: approved, declined, expired, cancelled, errors.
+
+Each scenario runs as one coroutine on the shared loop and ends only when the dialog's tasks
+have ended: qasync steps pending callbacks whenever Qt processes events, even after the loop
+stopped, and an HTTP request stepped with no running loop fails inside anyio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+from leafdesk.core.connect import ConnectService
+from leafdesk.core.settings import PartnerPreset
+from leafdesk.ui.one_click_dialog import CANCELLED, CONNECTED, EXPIRED, OneClickDialog
+
+SHARE_EXPIRY = timedelta(minutes=15)
+
+
+class MovableClock:
+    """UTC now plus an offset the test moves forward together with the sandbox's clock."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def connect_service(app_context, clock) -> ConnectService:
+    return ConnectService(app_context.client, app_context.cache, "tester",
+                          share_expiry=SHARE_EXPIRY, clock=clock)
+
+
+@pytest.fixture
+def user(app_context, run_async):
+    users = run_async(app_context.client.list_users())
+    return next(user for user in users if user.panorama is None)
+
+
+@pytest.fixture
+def presets(app_context, sandbox) -> list[PartnerPreset]:
+    partner = sandbox.demo.partners["STAGE"]
+    preset = PartnerPreset(name="Demo partner (stage)", client_id=partner.client_id,
+                           partner_username=partner.username,
+                           sharing_url_id=partner.sharing_url_id, client_environment="STAGE")
+    app_context.secrets.set("partner-password", preset.name, partner.password)
+    return [preset]
+
+
+@pytest.fixture
+def dialog(qtbot, connect_service, user, presets, app_context, run_async):
+    dialog = OneClickDialog(None, connect_service, user, presets, app_context.secrets)
+    qtbot.addWidget(dialog)
+    dialog.poll_interval = 0.05
+    dialog.max_poll_interval = 0.2
+    dialog.outcomes = []
+    dialog.outcome.connect(dialog.outcomes.append)
+    dialog.open()
+    yield dialog
+    dialog.done(0)
+    run_async(dialog.tasks.wait_finished())
+
+
+async def until(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {predicate}"
+        await asyncio.sleep(0.02)
+
+
+def scenario(run_async, dialog, steps) -> None:
+    """Run `steps()` on the loop, then close the dialog and wait for its tasks to end."""
+
+    async def run() -> None:
+        try:
+            await steps()
+        finally:
+            dialog.done(0)
+            await dialog.tasks.wait_finished()
+
+    run_async(run(), timeout=30)
+
+
+async def _start_from_preset(dialog) -> None:
+    dialog.preset_picker.setCurrentIndex(1)
+    dialog.start_button.click()
+    await until(lambda: dialog.pending is not None or not dialog.errors.isHidden())
+    assert dialog.errors.isHidden(), dialog.errors.sentence.text()
+    assert dialog.pages.currentIndex() == 1
+
+
+def _advance(sandbox, clock: MovableClock, seconds: float) -> None:
+    sandbox.advance_clock(seconds)
+    clock.offset += timedelta(seconds=seconds)
+
+
+def test_preset_fills_fields(dialog, presets, sandbox):
+    dialog.preset_picker.setCurrentIndex(1)
+    partner = sandbox.demo.partners["STAGE"]
+    assert dialog.client_id.text() == partner.client_id
+    assert dialog.username.text() == partner.username
+    assert dialog.password.text() == partner.password
+    assert dialog.sharing_url_id.text() == partner.sharing_url_id
+    assert dialog.environment.currentData() == "STAGE"
+
+
+def test_one_click_approved(dialog, run_async, sandbox, app_context, user, artifact_dir):
+    started = []
+    connected = []
+    dialog.started.connect(started.append)
+    dialog.connected.connect(connected.append)
+
+    async def steps():
+        await _start_from_preset(dialog)
+        assert dialog.url_edit.text().startswith(sandbox.base_url)
+        assert started[0].leaf_user_id == user.id
+        assert [p.leaf_user_id for p in app_context.cache.pending_one_clicks()] == [user.id]
+        assert dialog.password.text() == ""
+        assert "Waiting" in dialog.state_label.text()
+        assert dialog.grab().save(str(artifact_dir / "one_click_waiting.png"))
+
+        sandbox.approve(user.id)
+        await until(lambda: dialog.outcomes)
+        assert dialog.outcomes == [CONNECTED]
+        assert dialog.state_label.text() == "Connected"
+        assert connected[0].status == "OK"
+        assert dialog.grab().save(str(artifact_dir / "one_click_connected.png"))
+
+        credential = await app_context.client.get_panorama_credential(user.id)
+        assert credential is not None
+        assert app_context.cache.pending_one_clicks() == []
+
+    scenario(run_async, dialog, steps)
+
+
+def test_one_click_declined_ends_expired(dialog, run_async, sandbox, clock, user, app_context,
+                                         artifact_dir):
+    async def steps():
+        await _start_from_preset(dialog)
+        sandbox.decline(user.id)
+
+        # Leaf reports no decline, so the dialog keeps waiting while polls find no credential.
+        polls_before = app_context.client.requests_sent
+        await until(lambda: app_context.client.requests_sent >= polls_before + 3)
+        assert dialog.outcomes == []
+        assert "Waiting" in dialog.state_label.text()
+
+        _advance(sandbox, clock, SHARE_EXPIRY.total_seconds() + 1)
+        await until(lambda: dialog.outcomes)
+        assert dialog.outcomes == [EXPIRED]
+        assert dialog.state_label.text() == "Expired"
+        assert "declined" in dialog.state_detail.text()
+        assert dialog.again_button.isVisibleTo(dialog)
+        assert await app_context.client.get_panorama_credential(user.id) is None
+        assert dialog.grab().save(str(artifact_dir / "one_click_expired.png"))
+
+    scenario(run_async, dialog, steps)
+
+
+def test_one_click_expired(dialog, run_async, sandbox, clock, user, app_context):
+    async def steps():
+        await _start_from_preset(dialog)
+        _advance(sandbox, clock, SHARE_EXPIRY.total_seconds() + 1)
+        await until(lambda: dialog.outcomes)
+        assert dialog.outcomes == [EXPIRED]
+
+        # The sandbox's share expired too: approving it now attaches nothing.
+        with pytest.raises(Exception):
+            sandbox.approve(user.id)
+        assert await app_context.client.get_panorama_credential(user.id) is None
+
+        # Start again returns to the form with the partner login kept and the password cleared.
+        dialog.again_button.click()
+        assert dialog.pages.currentIndex() == 0
+        assert dialog.client_id.text() == sandbox.demo.partners["STAGE"].client_id
+        assert dialog.password.text() == ""
+
+    scenario(run_async, dialog, steps)
+
+
+def test_one_click_cancelled(dialog, run_async, app_context, user, artifact_dir):
+    async def steps():
+        await _start_from_preset(dialog)
+        dialog.stop_button.click()
+        await until(lambda: dialog.outcomes)
+        assert dialog.outcomes == [CANCELLED]
+        assert dialog.state_label.text() == "Stopped waiting"
+        assert dialog.retry_button.isVisibleTo(dialog)
+        # The grower's page still works, so the pending record stays.
+        assert [p.leaf_user_id for p in app_context.cache.pending_one_clicks()] == [user.id]
+        assert dialog.grab().save(str(artifact_dir / "one_click_cancelled.png"))
+
+    scenario(run_async, dialog, steps)
+
+
+def test_check_again_after_cancel(dialog, run_async, sandbox, user):
+    async def steps():
+        await _start_from_preset(dialog)
+        dialog.stop_button.click()
+        await until(lambda: dialog.outcomes)
+
+        dialog.retry_button.click()
+        sandbox.approve(user.id)
+        await until(lambda: len(dialog.outcomes) == 2)
+        assert dialog.outcomes == [CANCELLED, CONNECTED]
+
+    scenario(run_async, dialog, steps)
+
+
+def test_closing_stops_waiting(dialog, run_async):
+    async def steps():
+        await _start_from_preset(dialog)
+        task = dialog._wait_task
+        dialog.reject()
+        await until(lambda: task.done())
+        assert task.cancelled()
+        assert dialog.outcomes == [CANCELLED]
+        assert not dialog.isVisible()
+
+    scenario(run_async, dialog, steps)
+
+
+def test_validation_before_sending(dialog, qtbot, app_context, artifact_dir):
+    sent_before = app_context.client.requests_sent
+    dialog.sharing_url_id.setText("not-a-uuid")
+    qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+
+    assert dialog.pages.currentIndex() == 0
+    for key in ("client_id", "username", "password"):
+        assert "required" in dialog.form.error_text(key), key
+    assert "UUID" in dialog.form.error_text("sharing_url_id")
+    assert dialog.form.error_text("client_environment") == ""
+    assert not dialog.tasks.busy
+    assert app_context.client.requests_sent == sent_before
+    assert dialog.grab().save(str(artifact_dir / "one_click_validation.png"))
+
+
+def test_pasted_share_url_accepted(dialog, run_async, sandbox):
+    partner = sandbox.demo.partners["STAGE"]
+
+    async def steps():
+        dialog.preset_picker.setCurrentIndex(1)
+        dialog.sharing_url_id.setText(f"https://portal.example/share/{partner.sharing_url_id}")
+        dialog.start_button.click()
+        await until(lambda: dialog.pending is not None or not dialog.errors.isHidden())
+        assert dialog.pending is not None
+
+    scenario(run_async, dialog, steps)
+
+
+def test_wrong_partner_password(dialog, run_async, artifact_dir):
+    async def steps():
+        dialog.preset_picker.setCurrentIndex(1)
+        dialog.password.setText("not-the-partner-password")
+        dialog.start_button.click()
+        await until(lambda: not dialog.errors.isHidden())
+        assert dialog.pages.currentIndex() == 0
+        assert dialog.user.name in dialog.errors.sentence.text()
+        assert dialog.start_button.isEnabled()
+        assert dialog.form.isEnabled()
+        assert dialog.grab().save(str(artifact_dir / "one_click_leaf_error.png"))
+
+    scenario(run_async, dialog, steps)
+
+
+def test_wrong_environment_for_partner(dialog, run_async):
+    async def steps():
+        dialog.preset_picker.setCurrentIndex(1)
+        dialog.environment.setCurrentIndex(dialog.environment.findData("PRODUCTION"))
+        dialog.start_button.click()
+        await until(lambda: not dialog.errors.isHidden() or dialog.pending is not None)
+        assert dialog.pending is None
+        assert dialog.pages.currentIndex() == 0
+
+    scenario(run_async, dialog, steps)
+
+
+class _UrlCatcher(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url.toString())
+
+
+def test_copy_and_open_link(dialog, run_async):
+    catcher = _UrlCatcher()
+
+    async def steps():
+        await _start_from_preset(dialog)
+        url = dialog.url_edit.text()
+
+        dialog.copy_button.click()
+        assert QGuiApplication.clipboard().text() == url
+
+        scheme = QUrl(url).scheme()
+        QDesktopServices.setUrlHandler(scheme, catcher, "open")
+        try:
+            dialog.open_button.click()
+        finally:
+            QDesktopServices.unsetUrlHandler(scheme)
+        assert catcher.urls == [url]
+
+    scenario(run_async, dialog, steps)
+
+
+def test_form_screen(dialog, artifact_dir):
+    dialog.preset_picker.setCurrentIndex(1)
+    assert dialog.grab().save(str(artifact_dir / "one_click_form.png"))
