@@ -1,0 +1,211 @@
+"""The sandbox over a real socket on 127.0.0.1: the background server and the command."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator
+
+import httpx
+import pytest
+
+from leafdesk.sandbox import DEMO, SandboxConfig, start_background_server
+from sandbox_helpers import API, one_click_body
+
+pytestmark = pytest.mark.loopback
+
+
+@pytest.fixture
+def server():
+    running = start_background_server(SandboxConfig(users=25, controls=True, health=False))
+    yield running
+    running.stop()
+
+
+@contextlib.contextmanager
+def signed_in(base_url: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=base_url, timeout=10) as http:
+        token = http.post("/api/authenticate", json={
+            "username": DEMO.owner_username, "password": DEMO.owner_password,
+            "rememberMe": True}).json()["id_token"]
+        http.headers["Authorization"] = f"Bearer {token}"
+        yield http
+
+
+def test_server_on_loopback_port(server):
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", server.base_url)
+    with signed_in(server.base_url) as http:
+        users = http.get(f"{API}/users", params={"size": 100})
+        assert users.status_code == 200
+        assert users.headers["x-total-count"] == "25"
+        assert users.headers["link"].count(server.base_url) >= 2
+        connected = next(u for u in users.json() if "panoramaCredentials" in u)
+        credential = http.get(f"{API}/users/{connected['id']}/panorama-credentials")
+        assert credential.status_code == 200
+        assert credential.json()["id"] == connected["panoramaCredentials"]["id"]
+
+
+def test_share_page_form_round_trip(server):
+    with signed_in(server.base_url) as http:
+        user = next(u for u in http.get(f"{API}/users", params={"size": 100}).json()
+                    if "panoramaCredentials" not in u)
+        started = http.post(f"{API}/users/{user['id']}/one-click-integration/Panorama",
+                            json=one_click_body())
+        url = started.json()["signInUrl"]
+        assert url.startswith(server.base_url + "/panorama-share/")
+
+        page = httpx.get(url)
+        action = re.search(r"action='([^']+/approve)'", page.text).group(1)
+        answer = httpx.post(server.base_url + action, data={})
+        assert answer.status_code == 200
+        assert "approved" in answer.text
+        credential = http.get(f"{API}/users/{user['id']}/panorama-credentials")
+        assert credential.json()["status"] == "OK"
+
+
+def test_reset_fault_drops_connection(server):
+    with signed_in(server.base_url) as http:
+        http.post("/_sandbox/faults", json={"fault_rate": 1.0, "faults": ["reset"]})
+        with pytest.raises(httpx.TransportError):
+            http.get(f"{API}/users")
+        http.post("/_sandbox/faults", json={"fault_rate": 0.0})
+        assert http.get(f"{API}/users").status_code == 200
+
+
+def test_slow_fault_hits_client_timeout(server):
+    with signed_in(server.base_url) as http:
+        http.post("/_sandbox/faults", json={"fault_rate": 1.0, "faults": ["slow"],
+                                            "slow_seconds": 1})
+        with pytest.raises(httpx.ReadTimeout):
+            http.get(f"{API}/users", timeout=0.3)
+
+
+def test_stop_closes_port():
+    running = start_background_server(SandboxConfig(users=2))
+    port = int(running.base_url.rsplit(":", 1)[1])
+    running.stop()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+
+
+def _start_command(*args: str) -> tuple[subprocess.Popen, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "leafdesk.sandbox.cli", "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 20
+    banner = []
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        banner.append(line)
+        match = re.search(r"serving at (http://127\.0\.0\.1:\d+)", line)
+        if match:
+            # Read the rest of the banner: the logins follow the address.
+            for _ in range(4):
+                banner.append(process.stdout.readline())
+            return process, match.group(1) + "\n" + "".join(banner)
+    process.kill()
+    raise AssertionError(f"the sandbox command did not start: {''.join(banner)}"
+                         f"{process.stderr.read()}")
+
+
+def _interrupt(process: subprocess.Popen) -> tuple[int, str, str]:
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=20)
+    return process.returncode, out, err
+
+
+def _wait_until_answering(base_url: str) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base_url + "/", timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing answers at {base_url}")
+
+
+def test_command_prints_logins_and_stops_on_ctrl_c():
+    process, banner = _start_command("--users", "15", "--controls")
+    base_url = banner.splitlines()[0]
+    _wait_until_answering(base_url)
+    assert DEMO.owner_username in banner
+    assert DEMO.owner_password in banner
+    for partner in DEMO.partners.values():
+        assert partner.client_id in banner
+        assert partner.password in banner
+        assert partner.sharing_url_id in banner
+
+    with signed_in(base_url) as http:
+        assert http.get(f"{API}/users").headers["x-total-count"] == "15"
+        assert http.get("/_sandbox/state").status_code == 200
+
+    code, out, err = _interrupt(process)
+    assert code == 0
+    assert "stopped" in out
+    assert "Traceback" not in err
+
+
+def test_command_keeps_state_across_restart(tmp_path):
+    state = tmp_path / "sandbox.json"
+    process, banner = _start_command("--users", "10", "--state", str(state))
+    base_url = banner.splitlines()[0]
+    _wait_until_answering(base_url)
+    with signed_in(base_url) as http:
+        created = http.post(f"{API}/users", json={
+            "name": "Restart Ridge Farm", "email": "ops@restart-ridge.example.org",
+            "phone": "+1-605-555-0111", "address": "3 County Road 9, Fairview, KS 60001"})
+        assert created.status_code == 201
+    assert _interrupt(process)[0] == 0
+
+    process, banner = _start_command("--state", str(state))
+    base_url = banner.splitlines()[0]
+    _wait_until_answering(base_url)
+    with signed_in(base_url) as http:
+        fetched = http.get(f"{API}/users/{created.json()['id']}")
+    _interrupt(process)
+    assert fetched.status_code == 200
+    assert fetched.json()["name"] == "Restart Ridge Farm"
+
+
+def test_command_port_in_use_is_one_sentence():
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "leafdesk.sandbox.cli", "--port", str(port), "--users", "1"],
+            capture_output=True, text=True, timeout=30)
+    finally:
+        taken.close()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_command_rejects_bad_options():
+    for args in (["--faults", "500,boom"], ["--latency", "fast"], ["--rate-limit", "0/s"],
+                 ["--fault-rate", "2"], ["--embed-credentials", "some"]):
+        result = subprocess.run([sys.executable, "-m", "leafdesk.sandbox.cli", *args],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 2, args
+        assert "Traceback" not in result.stderr
+
+
+def test_command_help_lists_options():
+    result = subprocess.run([sys.executable, "-m", "leafdesk.sandbox.cli", "--help"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    for option in ("--host", "--port", "--users", "--seed", "--state", "--latency",
+                   "--rate-limit", "--fault-rate", "--faults", "--embed-credentials",
+                   "--clock-speed", "--controls"):
+        assert option in result.stdout

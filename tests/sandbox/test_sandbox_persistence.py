@@ -1,0 +1,149 @@
+"""The --state file: data survives a restart, writes are atomic, and no secret is stored."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import AsyncIterator
+
+import httpx
+import pytest
+
+from leafdesk.sandbox import SandboxConfig, create_app, start_background_server
+from leafdesk.sandbox.persistence import StateFileError
+from sandbox_helpers import API, all_users, manual_body, sign_in, unconnected_user
+
+NEW_USER = {"name": "Kept Knoll Farms", "email": "ops@kept-knoll.example.net",
+            "phone": "+1-402-555-0142", "address": "9 Gravel Road 4, Fairview, KS 60000"}
+
+
+@contextlib.asynccontextmanager
+async def signed_in(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://sandbox.test") as http:
+        http.headers["Authorization"] = f"Bearer {await sign_in(http)}"
+        yield http
+
+
+@pytest.mark.asyncio
+async def test_state_survives_restart_in_process(tmp_path):
+    path = tmp_path / "sandbox.json"
+    config = SandboxConfig(users=20, seed=4, controls=True, health=False, state_file=path)
+    app = create_app(config)
+    assert path.exists()
+    async with signed_in(app) as http:
+        created = (await http.post(f"{API}/users", json=NEW_USER)).json()
+        target = await unconnected_user(http)
+        credential = (await http.post(f"{API}/users/{target['id']}/panorama-credentials",
+                                      json=manual_body())).json()
+        first_users = await all_users(http)
+        await http.post("/_sandbox/clock/advance", json={"seconds": 600})
+    app.state.sandbox.save()
+
+    # Another seed and size: the state file wins over both.
+    restarted = create_app(SandboxConfig(users=5, seed=99, controls=True, state_file=path))
+    async with signed_in(restarted) as http:
+        again = await all_users(http)
+        assert again == first_users
+        assert (await http.get(f"{API}/users/{created['id']}")).json() == created
+        kept = (await http.get(f"{API}/users/{target['id']}/panorama-credentials")).json()
+        assert kept["id"] == credential["id"]
+        assert kept["status"] == "OK"
+        events = await http.get(f"{API}/users/{target['id']}/panorama-credentials/events")
+        assert len(events.json()) == 1
+        clock = (await http.get("/_sandbox/state")).json()["clock"]
+        assert clock["advancedSeconds"] == 600
+
+
+@pytest.mark.asyncio
+async def test_state_file_holds_no_secrets(tmp_path):
+    path = tmp_path / "sandbox.json"
+    app = create_app(SandboxConfig(users=10, controls=True, state_file=path))
+    async with signed_in(app) as http:
+        target = await unconnected_user(http)
+        credential = (await http.post(f"{API}/users/{target['id']}/panorama-credentials",
+                                      json=manual_body())).json()
+        await http.post(f"{API}/app-keys/Panorama/secret-app/STAGE", json={
+            "clientId": "c-1", "username": "u@partner.example", "password": "app-key-pw-77",
+            "sharingUrlId": "5b0d7c1e-3f4a-4e8b-9c2d-6a1f0e9b8c70"})
+    app.state.sandbox.save()
+    text = path.read_text()
+    for secret in ("manual-secret-pw", "manual-refresh-token-value", "app-key-pw-77",
+                   credential["accessToken"], "stage-partner-demo", "production-partner-demo"):
+        assert secret not in text
+
+
+@pytest.mark.asyncio
+async def test_restarted_credential_gets_new_tokens(tmp_path):
+    path = tmp_path / "sandbox.json"
+    app = create_app(SandboxConfig(users=10, state_file=path))
+    async with signed_in(app) as http:
+        user = next(u for u in await all_users(http) if "panoramaCredentials" in u)
+        before = (await http.get(f"{API}/users/{user['id']}/panorama-credentials")).json()
+    app.state.sandbox.save()
+    async with signed_in(create_app(SandboxConfig(state_file=path))) as http:
+        after = (await http.get(f"{API}/users/{user['id']}/panorama-credentials")).json()
+    assert after["id"] == before["id"]
+    assert after["accessToken"] != before["accessToken"]
+    assert after["refreshToken"]
+
+
+def test_save_is_atomic(tmp_path):
+    path = tmp_path / "state" / "sandbox.json"
+    app = create_app(SandboxConfig(users=15, state_file=path))
+    app.state.sandbox.save()
+    assert json.loads(path.read_text())["format"] == "leafdesk-sandbox-state"
+    assert [p.name for p in path.parent.iterdir()] == ["sandbox.json"]
+
+
+@pytest.mark.parametrize("content, words", [
+    ("{not json", "cannot read"),
+    ('{"format": "something-else"}', "not a LeafDesk sandbox state file"),
+    ('{"format": "leafdesk-sandbox-state", "version": 99}', "version 99"),
+    ('{"format": "leafdesk-sandbox-state", "version": 1, "users": []}', "damaged"),
+])
+def test_bad_state_file_is_reported(tmp_path, content, words):
+    path = tmp_path / "sandbox.json"
+    path.write_text(content)
+    with pytest.raises(StateFileError, match=words):
+        create_app(SandboxConfig(users=5, state_file=path))
+
+
+@pytest.mark.loopback
+def test_state_survives_server_restart(tmp_path):
+    path = tmp_path / "sandbox.json"
+    config = SandboxConfig(users=12, controls=True, state_file=path)
+    server = start_background_server(config)
+    try:
+        with httpx.Client(base_url=server.base_url) as http:
+            token = http.post("/api/authenticate", json={
+                "username": "demo@leafdesk.example", "password": "leafdesk-demo"}).json()
+            headers = {"Authorization": f"Bearer {token['id_token']}"}
+            created = http.post(f"{API}/users", json=NEW_USER, headers=headers).json()
+    finally:
+        server.stop()
+
+    # stop() runs the server's shutdown, which writes the state file.
+    server = start_background_server(config)
+    try:
+        with httpx.Client(base_url=server.base_url) as http:
+            token = http.post("/api/authenticate", json={
+                "username": "demo@leafdesk.example", "password": "leafdesk-demo"}).json()
+            headers = {"Authorization": f"Bearer {token['id_token']}"}
+            fetched = http.get(f"{API}/users/{created['id']}", headers=headers)
+    finally:
+        server.stop()
+    assert fetched.status_code == 200
+    assert fetched.json() == created
+
+
+@pytest.mark.asyncio
+async def test_reset_rewrites_state_file(tmp_path):
+    path = tmp_path / "sandbox.json"
+    app = create_app(SandboxConfig(users=8, controls=True, state_file=path))
+    async with signed_in(app) as http:
+        created = (await http.post(f"{API}/users", json=NEW_USER)).json()
+        app.state.sandbox.save()
+        assert created["id"] in path.read_text()
+        await http.post("/_sandbox/reset")
+    assert created["id"] not in path.read_text()
