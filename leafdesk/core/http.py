@@ -418,7 +418,10 @@ ERROR_KEY_SENTENCES = {
     "it before saving another",
 }
 
-_SECRET_KEYS = re.compile(r"token|password|secret|authorization|cookie", re.IGNORECASE)
+# Keys whose string values are secrets; `TokenType` ("Bearer") and the like are not.
+_SECRET_KEYS = re.compile(
+    r"^(?!.*token_?type$).*(token|password|secret|authorization|cookie)", re.IGNORECASE
+)
 _SECRET_IN_TEXT = re.compile(
     r"""(?ix)
     ("?[\w-]*(?:token|password|secret|authorization)[\w-]*"?\s*[:=]\s*)
@@ -557,9 +560,9 @@ def redact(value: Any) -> Any:
     and such values inside strings masked too."""
     if isinstance(value, dict):
         return {
-            key: "[masked]" if _SECRET_KEYS.search(str(key)) and value[key] not in (None, "")
-            else redact(value[key])
-            for key in value
+            key: "[masked]" if _SECRET_KEYS.search(str(key)) and isinstance(item, str) and item
+            else redact(item)
+            for key, item in value.items()
         }
     if isinstance(value, list):
         return [redact(item) for item in value]

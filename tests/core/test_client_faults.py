@@ -229,7 +229,7 @@ async def test_reset_post_is_not_repeated(server, controls, users):
     await client.aclose()
 
 
-async def test_in_process_reset_is_offline(users):
+async def test_in_process_reset_is_offline():
     app = create_app(sandbox_config())
     transport = httpx.ASGITransport(app=app)
     client = LeafClient("http://sandbox.test", DEMO.owner_username, DEMO.owner_password,

@@ -6,6 +6,7 @@ by uvicorn on 127.0.0.1. The sandbox's test controls set up the cases the calls 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
@@ -51,6 +52,12 @@ class Rig:
 
     client: LeafClient
     controls: httpx.AsyncClient
+    transport: httpx.ASGITransport | None
+
+    def new_client(self, password: str = DEMO.owner_password, **options: Any) -> LeafClient:
+        """Return another client of the same sandbox, by the same route as `client`."""
+        return LeafClient(self.client.base_url, DEMO.owner_username, password,
+                          transport=self.transport, retry=FAST_RETRY, **options)
 
     async def control(self, method: str, path: str, body: Any = None) -> Any:
         response = await self.controls.request(method, f"/_sandbox/{path}", json=body)
@@ -78,17 +85,17 @@ async def rig(request):
     if request.param == "asgi":
         app = create_app(sandbox_config())
         base_url = "http://sandbox.test"
-        client = LeafClient(base_url, DEMO.owner_username, DEMO.owner_password,
-                            transport=httpx.ASGITransport(app=app), retry=FAST_RETRY)
-        controls = httpx.AsyncClient(base_url=base_url, transport=httpx.ASGITransport(app=app))
+        transport = httpx.ASGITransport(app=app)
+        controls = httpx.AsyncClient(base_url=base_url, transport=transport)
     else:
         server = request.getfixturevalue("loopback_server")
         base_url = server.base_url
-        client = LeafClient(base_url, DEMO.owner_username, DEMO.owner_password,
-                            retry=FAST_RETRY)
+        transport = None
         controls = httpx.AsyncClient(base_url=base_url)
+    client = LeafClient(base_url, DEMO.owner_username, DEMO.owner_password,
+                        transport=transport, retry=FAST_RETRY)
 
-    setup = Rig(client=client, controls=controls)
+    setup = Rig(client=client, controls=controls, transport=transport)
     await setup.control("POST", "reset")
     yield setup
     await client.aclose()
@@ -134,8 +141,7 @@ async def test_sign_in_reads_expiry(rig):
 
 
 async def test_remember_me_lasts_30_days(rig):
-    client = LeafClient(rig.client.base_url, DEMO.owner_username, DEMO.owner_password,
-                        remember_me=True, transport=rig.client._http._client._transport)
+    client = rig.new_client(remember_me=True)
     await client.sign_in()
     lifetime = client.token_expires_at - datetime.now(timezone.utc)
     assert timedelta(days=29) < lifetime <= timedelta(days=30, minutes=1)
@@ -143,8 +149,7 @@ async def test_remember_me_lasts_30_days(rig):
 
 
 async def test_wrong_password_is_signed_out(rig):
-    client = LeafClient(rig.client.base_url, DEMO.owner_username, "not-the-password",
-                        transport=rig.client._http._client._transport)
+    client = rig.new_client(password="not-the-password")
     with pytest.raises(SignedOutError) as caught:
         await client.list_users()
     await client.aclose()
@@ -171,9 +176,20 @@ async def test_token_expiry_mid_run(rig):
     assert rig.client.sign_in_count == 2
 
 
-async def test_concurrent_401s_sign_in_once(rig):
-    import asyncio
+async def test_signs_in_again_before_expiry(rig):
+    # With a margin longer than the token's 24 hours, every token is already due for renewal.
+    client = rig.new_client(refresh_margin=timedelta(hours=24, minutes=5))
+    users = await client.list_users()
+    assert client.sign_in_count == 3
+    await client.get_user(users[0].id)
+    await client.get_user(users[1].id)
+    assert client.sign_in_count == 5
+    # A sign-in before each of five requests, and no 401 was needed to notice the expiry.
+    assert client.requests_sent == 5 + 5
+    await client.aclose()
 
+
+async def test_concurrent_401s_sign_in_once(rig):
     users = await rig.client.list_users()
     await rig.control("POST", "clock/advance", {"seconds": 25 * 3600})
     results = await asyncio.gather(*(rig.client.get_user(user.id) for user in users[:10]))
@@ -396,10 +412,13 @@ async def test_events_newest_first_and_decoded(rig):
 
 async def test_events_read_every_page(rig):
     user = await rig.connected_user()
-    # Status changes write events, so this user has more than one page of them.
-    for number in range(110):
-        status = "UNAUTHENTICATED" if number % 2 else "OK"
-        await rig.control("POST", f"users/{user.id}/panorama-status", {"status": status})
+    # Status changes write events, so this user gets more than one page of them.
+    before = len(await rig.client.list_panorama_events(user.id))
+    statuses = ["UNAUTHENTICATED" if number % 2 else "OK" for number in range(101 - before)]
+    await asyncio.gather(*(
+        rig.control("POST", f"users/{user.id}/panorama-status", {"status": status})
+        for status in statuses
+    ))
     events = await rig.client.list_panorama_events(user.id)
     assert len(events) > 100
     assert len({event.id for event in events}) == len(events)
