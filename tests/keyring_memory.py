@@ -15,7 +15,7 @@ class MemoryKeyring(KeyringBackend):
     """Keep passwords in a dict keyed by (service, username).
 
     `fail_with` makes every call raise it; `max_length` makes `set_password` reject longer values,
-    as Windows Credential Manager rejects values over 2,560 bytes.
+    as Windows Credential Manager rejects values over 2,560 bytes (about 1,280 characters).
     """
 
     def __init__(self) -> None:

@@ -62,7 +62,7 @@ def mask_record(record: logging.LogRecord) -> logging.LogRecord:
     """Rewrite a record's message, arguments and traceback text with secrets masked, in place."""
     try:
         message = record.getMessage()
-    except Exception:
+    except Exception:  # noqa: BLE001 - logging reports bad format strings the same way
         # A format string that does not match its arguments: keep both, masked, in the text.
         message = f"{record.msg} (arguments did not fit: {record.args!r})"
     record.msg = mask_secrets(message)

@@ -1,8 +1,8 @@
-"""Passwords and the Leaf token in the OS keychain, through keyring; the only module that imports it.
+"""Passwords and the Leaf token in the OS keychain through keyring, imported here and nowhere else.
 
 Where no usable keychain exists (keyring resolved its fail or null backend, or the backend raises),
-the store says so once and keeps values in memory for this run only. It never writes a file, and it
-refuses keyring backends that store secrets in a plain file.
+the store logs one warning and keeps values in memory for this run only. It never writes a file,
+and it rejects keyring backends that store secrets in a plain file.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class SecretStore:
 
     Each secret is addressed by a kind (`leaf-password`, `leaf-token`, `partner-password`) and a
     key (the Leaf account name or the partner app preset name). `persistent` is False when the
-    values live in memory for this run only; `warning` then holds a sentence for the window.
+    values live in memory for this run only, and `warning` is then a sentence for the window.
     """
 
     def __init__(
@@ -67,12 +67,12 @@ class SecretStore:
         """Return the stored secret, or None when there is none."""
         name = _entry_name(kind, key)
         with self._lock:
-            # Memory first: it holds the values the keychain could not take.
+            # Memory first, because it contains the values the keychain did not accept.
             value = self._memory.get(name)
             if value is None and self.persistent:
                 try:
                     value = self._backend.get_password(self.service, name)
-                except Exception as error:  # any backend failure means: no usable keychain
+                except Exception as error:  # noqa: BLE001 - any backend failure means no keychain
                     self._fall_back_to_memory(f"reading {kind} failed: {error!r}")
             return Secret(value) if value is not None else None
 
@@ -83,7 +83,7 @@ class SecretStore:
             if self.persistent:
                 try:
                     self._backend.set_password(self.service, name, str(value))
-                except Exception as error:
+                except Exception as error:  # noqa: BLE001 - backends raise many kinds of errors
                     if self._backend_reads(name):
                         self._keep_one_in_memory(kind, key, name, error)
                         self._memory[name] = str(value)
@@ -106,24 +106,25 @@ class SecretStore:
             except keyring.errors.PasswordDeleteError:
                 # keyring raises this for an entry that does not exist, the usual case here.
                 log.debug("No %s entry to delete for %r", kind, key)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - as in get and set
                 self._fall_back_to_memory(f"deleting {kind} failed: {error!r}")
 
     def _backend_reads(self, name: str) -> bool:
         try:
             self._backend.get_password(self.service, name)
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure means the backend does not work
             return False
         return True
 
     def _keep_one_in_memory(self, kind: str, key: str, name: str, error: Exception) -> None:
-        # The keychain works but refused this value, as Windows Credential Manager does for
-        # values over 2,560 bytes; the other secrets keep going to the keychain.
+        # The keychain works but rejected this value, as Windows Credential Manager rejects
+        # values over 2,560 bytes (about 1,280 characters, stored as UTF-16; see
+        # jaraco/keyring issue 540). The other secrets keep going to the keychain.
         log.warning("The keychain did not accept the %s for %r (%r); it is kept in memory for "
                     "this run", kind, key, error)
         try:
             self._backend.delete_password(self.service, name)
-        except Exception as delete_error:  # an older value may simply not exist
+        except Exception as delete_error:  # noqa: BLE001 - an older value may not exist
             log.debug("No older %s for %r to remove: %r", kind, key, delete_error)
 
     def _fall_back_to_memory(self, reason: str) -> None:

@@ -40,7 +40,7 @@ _MAX_TEXT_LENGTH = 500
 
 
 class SettingsError(ValueError):
-    """A value in the settings file that could not be used; `key` is its path, like `accounts[0].name`."""
+    """A settings value that could not be used; `key` is its path, such as `accounts[0].name`."""
 
     def __init__(self, key: str, message: str) -> None:
         super().__init__(f"Setting {key}: {message}")
@@ -194,7 +194,8 @@ def _settings_from_document(document: dict[str, Any], problems: list[SettingsErr
             continue
         if settings.account(account.name) is not None:
             problems.append(
-                SettingsError(f"accounts[{index}].name", f"duplicate name {account.name!r}; dropped")
+                SettingsError(f"accounts[{index}].name",
+                              f"duplicate name {account.name!r}; dropped")
             )
             continue
         settings.accounts.append(account)
@@ -257,20 +258,24 @@ def _account_from(
     base_url = item.get("base_url", DEFAULT_BASE_URL)
     if not isinstance(base_url, str) or not re.match(r"^https?://[^\s/]+", base_url.strip()):
         problems.append(
-            SettingsError(f"{where}.base_url", f"{base_url!r} is not an http(s) URL; using the default")
+            SettingsError(f"{where}.base_url",
+                          f"{base_url!r} is not an http(s) URL; using the default")
         )
         base_url = DEFAULT_BASE_URL
 
     colour = item.get("environment_colour", DEFAULT_ENVIRONMENT_COLOUR)
     if not isinstance(colour, str) or not _COLOUR.match(colour):
         problems.append(
-            SettingsError(f"{where}.environment_colour", f"{colour!r} is not #rrggbb; using the default")
+            SettingsError(f"{where}.environment_colour",
+                          f"{colour!r} is not #rrggbb; using the default")
         )
         colour = DEFAULT_ENVIRONMENT_COLOUR
 
     remember = item.get("remember", True)
     if not isinstance(remember, bool):
-        problems.append(SettingsError(f"{where}.remember", f"{remember!r} is not true or false; using true"))
+        problems.append(
+            SettingsError(f"{where}.remember", f"{remember!r} is not true or false; using true")
+        )
         remember = True
 
     return LeafAccount(
@@ -316,7 +321,8 @@ def _required_text(
         return None
     if len(value) > _MAX_TEXT_LENGTH:
         problems.append(
-            SettingsError(f"{where}.{key}", f"longer than {_MAX_TEXT_LENGTH} characters; entry dropped")
+            SettingsError(f"{where}.{key}",
+                          f"longer than {_MAX_TEXT_LENGTH} characters; entry dropped")
         )
         return None
     return value.strip()
@@ -330,7 +336,9 @@ def _bounded_int(
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         problems.append(
-            SettingsError(key, f"{value!r} is not a whole number from {low} to {high}; using {default}")
+            SettingsError(
+                key, f"{value!r} is not a whole number from {low} to {high}; using {default}"
+            )
         )
         return default
     return value

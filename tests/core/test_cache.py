@@ -9,10 +9,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from test_cache_support import BASE_TIME, make_event, make_row
 
 from leafdesk.core.cache import SCHEMA_VERSION, Cache, CacheError, StateChange, SyncRecord
 from leafdesk.core.model import ConnectionState, PendingOneClick
-from test_cache_support import BASE_TIME, make_event, make_row
 
 
 @pytest.fixture
@@ -259,7 +259,8 @@ def test_pending_sign_in_url_masks_tokens(cache):
 
     cache.record_pending(pending)
 
-    assert cache.pending_one_clicks()[0].sign_in_url == "http://127.0.0.1:9/share?token=********&x=1"
+    stored = cache.pending_one_clicks()[0].sign_in_url
+    assert stored == "http://127.0.0.1:9/share?token=********&x=1"
 
 
 def test_sync_runs(cache):
@@ -328,7 +329,7 @@ def test_threads_share_one_cache(cache):
             for index in range(offset, offset + 50):
                 cache.save_rows([make_row(index)])
                 cache.load_rows()
-        except BaseException as error:  # collected for the assert below
+        except BaseException as error:  # noqa: BLE001 - collected for the assert below
             errors.append(error)
 
     threads = [threading.Thread(target=writer, args=(offset,)) for offset in (0, 100, 200, 300)]

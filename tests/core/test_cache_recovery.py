@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_cache_support import BASE_TIME, make_row
 
 from leafdesk.core.cache import SCHEMA_VERSION, Cache, CacheVersionError
 from leafdesk.core.model import ConnectionState
-from test_cache_support import BASE_TIME, make_row
 
 # The first schema, written out by hand as a LeafDesk of schema 1 left it on disk.
 SCHEMA_1 = """
@@ -83,7 +83,8 @@ def test_schema_1_file_migrated(tmp_path, caplog):
     assert f"Migrated cache {path} to schema {SCHEMA_VERSION}" in caplog.text
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-        indexes = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        listed = db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        indexes = {row[0] for row in listed}
     assert {"state_history_by_user", "events_by_user"} <= indexes
 
 
@@ -242,9 +243,8 @@ def test_fifty_thousand_rows(tmp_path):
         assert len(cache.state_history("user-049999")) == 1
 
         # A second full sync where a tenth of the users changed state records only those changes.
-        changed = [make_row(index, "UNAUTHENTICATED" if index % 10 == 0 else
-                            ("OK" if index % 7 else "UNAUTHENTICATED"))
-                   for index in range(50_000)]
+        changed = [make_row(index, "UNAUTHENTICATED") if index % 10 == 0 else row
+                   for index, row in enumerate(rows)]
         cache.replace_users(changed, BASE_TIME)
         assert len(cache.state_history("user-000010")) == 2
         assert len(cache.state_history("user-000011")) == 1

@@ -31,7 +31,7 @@ def make_row(
     checked_at: datetime | None = None,
     name: str | None = None,
 ) -> UserRow:
-    """Return the users-table row of demo user `index` whose credential has `status` (None: none)."""
+    """Return the row of demo user `index` with credential `status` (None for no credential)."""
     checked_at = checked_at or BASE_TIME + timedelta(seconds=index)
     if status is None:
         state, actor, credential = ConnectionState.NOT_CONNECTED, Actor.STAFF, None

@@ -130,7 +130,7 @@ def test_filter_masks_arguments_and_tracebacks():
         raise RuntimeError(f"failed with Authorization: Bearer {JWT}")
     except RuntimeError:
         log.exception("Request failed")
-    log.info("Broken format %s %s", "password=only-one-argument-1")
+    log.info("Broken format %s %s", "password=only-one-argument-1")  # noqa: PLE1206
 
     text = read_log(path)
     assert JWT not in text

@@ -1,4 +1,4 @@
-"""SecretStore against real keyring backends: the in-memory test backend, null, fail and a failing one."""
+"""SecretStore over real keyring backends: the in-memory test one, null, fail and failing ones."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import keyring
 import keyring.errors
 import pytest
 from keyring.backends import fail, null
-
 from keyring_memory import MemoryKeyring
+
 from leafdesk.core.model import Secret
 from leafdesk.core.secrets import (
     LEAF_PASSWORD,
@@ -141,7 +141,10 @@ def test_read_error_switches_to_memory():
 
 
 def test_file_backend_refused():
-    file_backend_class = type("PlaintextKeyring", (MemoryKeyring,), {"__module__": "keyrings.alt.file"})
+    # Shaped like keyrings.alt's PlaintextKeyring, which writes secrets to a file.
+    file_backend_class = type(
+        "PlaintextKeyring", (MemoryKeyring,), {"__module__": "keyrings.alt.file"}
+    )
 
     store = SecretStore(backend=file_backend_class())
     store.set(LEAF_PASSWORD, "Demo", "pw")
