@@ -159,6 +159,28 @@ class StateChange:
     changed_at: datetime
     previous_state: ConnectionState | None
 
+    @property
+    def broke(self) -> bool:
+        """Whether a working connection stopped working here; a deliberate removal does not."""
+        return (
+            self.previous_state is ConnectionState.CONNECTED and self.state in _BROKEN_STATES
+        )
+
+    @property
+    def healed(self) -> bool:
+        """Whether a connection that needed someone to act works again here."""
+        return self.state is ConnectionState.CONNECTED and self.previous_state in _BROKEN_STATES
+
+
+# States of a credential that exists but does not work; "not connected" and "waiting for
+# grower" are steps of connecting, not breakage.
+_BROKEN_STATES = frozenset({
+    ConnectionState.NEEDS_REAUTHORIZATION,
+    ConnectionState.MISSING_PERMISSION,
+    ConnectionState.PROVIDER_UNAVAILABLE,
+    ConnectionState.UNKNOWN,
+})
+
 
 @dataclass(frozen=True, slots=True)
 class SyncRecord:
@@ -498,7 +520,14 @@ class Cache:
             counter += 1
             aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{counter}")
 
-        os.replace(self.path, aside)
+        try:
+            os.replace(self.path, aside)
+        except OSError as error:
+            # On Windows another process that has the file open blocks the rename.
+            raise CacheError(
+                f"The cache {self.path} is damaged ({reason}) and could not be moved aside "
+                f"({error}); close other LeafDesk windows and commands, then try again"
+            ) from error
         # A write-ahead log left beside a new file would not belong to it; keep it with the copy.
         for suffix in ("-wal", "-shm"):
             companion = self.path.with_name(self.path.name + suffix)

@@ -125,6 +125,17 @@ def test_state_history_broke_and_healed(cache):
     ]
 
 
+def test_history_marks_breaks_and_heals(cache):
+    statuses = ["OK", "UNAUTHENTICATED", "TEMPORARILY_UNAVAILABLE", "OK", None, "OK", "ODD"]
+    for hour, status in enumerate(statuses):
+        cache.save_rows([make_row(1, status, checked_at=BASE_TIME + timedelta(hours=hour))])
+
+    history = cache.state_history("user-000001")
+
+    assert [change.broke for change in history] == [False, True, False, False, False, False, True]
+    assert [change.healed for change in history] == [False, False, False, True, False, False, False]
+
+
 def test_raw_status_change_is_a_change(cache):
     cache.save_rows([make_row(1, "WEIRD_ONE")])
     cache.save_rows([make_row(1, "WEIRD_TWO")])

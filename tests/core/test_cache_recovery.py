@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_cache_support import BASE_TIME, make_row
 
-from leafdesk.core.cache import SCHEMA_VERSION, Cache, CacheVersionError
+from leafdesk.core.cache import SCHEMA_VERSION, Cache, CacheError, CacheVersionError
 from leafdesk.core.model import ConnectionState
 
 # The first schema, written out by hand as a LeafDesk of schema 1 left it on disk.
@@ -163,6 +163,21 @@ def test_second_recovery_same_second(tmp_path):
     assert first_aside != second_aside
     assert first_aside.exists()
     assert second_aside.exists()
+
+
+def test_damaged_file_that_cannot_move(tmp_path, monkeypatch):
+    path = tmp_path / "account.sqlite3"
+    path.write_bytes(b"garbage" * 1000)
+
+    def blocked_replace(source, target):
+        raise PermissionError(32, "The process cannot access the file", str(source))
+
+    monkeypatch.setattr(os, "replace", blocked_replace)
+    with pytest.raises(CacheError, match="could not be moved aside") as raised:
+        Cache(path)
+
+    assert "close other LeafDesk windows" in str(raised.value)
+    assert path.read_bytes() == b"garbage" * 1000
 
 
 def test_unopenable_path_not_moved(tmp_path):
