@@ -20,7 +20,9 @@ START_TIMEOUT_SECONDS = 30.0
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind a listening TCP socket; raises OSError when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # Naming IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets that say they
+    # are TCP, and without it Nagle's algorithm holds each answer's body for about 40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))

@@ -209,3 +209,14 @@ def test_command_help_lists_options():
                    "--rate-limit", "--fault-rate", "--faults", "--embed-credentials",
                    "--clock-speed", "--controls"):
         assert option in result.stdout
+
+
+def test_sequential_requests_do_not_stall(server):
+    # Without TCP_NODELAY on the server's sockets, each keep-alive answer waits about 40 ms.
+    with signed_in(server.base_url) as http:
+        http.get(f"{API}/users", params={"size": 1})
+        started = time.perf_counter()
+        for _ in range(50):
+            assert http.get(f"{API}/users", params={"size": 1}).status_code == 200
+        elapsed = time.perf_counter() - started
+    assert elapsed < 1.0, f"50 sequential requests took {elapsed:.2f} s"
