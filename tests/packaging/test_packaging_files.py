@@ -113,20 +113,39 @@ class _Recorder:
         type(self).instances.append(self)
 
 
-SAMPLE_BINARIES = [
-    ("PySide6/Qt/lib/libQt6Core.so.6", "src", "BINARY"),
-    ("PySide6/Qt/plugins/platforms/libqxcb.so", "src", "BINARY"),
-    ("PySide6/Qt/plugins/platforms/libqoffscreen.so", "src", "BINARY"),
-    ("PySide6/Qt/plugins/platforms/libqeglfs.so", "src", "BINARY"),
-    ("PySide6/Qt/plugins/platforms/libqvnc.so", "src", "BINARY"),
-    ("PySide6/plugins/platforms/qwindows.dll", "src", "BINARY"),
-    ("PySide6/plugins/platforms/qoffscreen.dll", "src", "BINARY"),
-    ("PySide6/Qt/plugins/platforms/libqcocoa.dylib", "src", "BINARY"),
-    ("PySide6/Qt/plugins/styles/libqmodernwindowsstyle.so", "src", "BINARY"),
-    ("PySide6/Qt/plugins/imageformats/libqico.so", "src", "BINARY"),
-    ("PySide6/Qt/plugins/imageformats/libqpdf.so", "src", "BINARY"),
-    ("PySide6/Qt/plugins/tls/libqopensslbackend.so", "src", "BINARY"),
-    ("PySide6/Qt/plugins/egldeviceintegrations/libqeglfs-kms-integration.so", "src", "BINARY"),
+# Where the stand-in build finds its files; no file is read from there.
+FAKE_ROOT = "/nonexistent-build-root/"
+SAMPLE_BINARY_NAMES = [
+    "PySide6/Qt/lib/libQt6Core.so.6",
+    "PySide6/Qt/plugins/platforms/libqxcb.so",
+    "PySide6/Qt/plugins/platforms/libqoffscreen.so",
+    "PySide6/Qt/plugins/platforms/libqeglfs.so",
+    "PySide6/Qt/plugins/platforms/libqvnc.so",
+    "PySide6/plugins/platforms/qwindows.dll",
+    "PySide6/plugins/platforms/qoffscreen.dll",
+    "PySide6/Qt/plugins/platforms/libqcocoa.dylib",
+    "PySide6/Qt/plugins/styles/libqmodernwindowsstyle.so",
+    "PySide6/Qt/plugins/imageformats/libqico.so",
+    "PySide6/Qt/plugins/imageformats/libqpdf.so",
+    "PySide6/Qt/plugins/tls/libqopensslbackend.so",
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so",
+    "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so",
+    "PySide6/Qt/plugins/egldeviceintegrations/libqeglfs-kms-integration.so",
+    "libgtk-3.so.0",
+    "libcairo.so.2",
+    "libX11.so.6",
+]
+SAMPLE_BINARIES = [(name, FAKE_ROOT + name, "BINARY") for name in SAMPLE_BINARY_NAMES]
+# Link-time dependencies: GTK comes only through the GTK theme plugin, X11 also through xcb.
+SAMPLE_IMPORTS = {
+    "PySide6/Qt/plugins/platformthemes/libqgtk3.so": ["libgtk-3.so.0", "libcairo.so.2"],
+    "libgtk-3.so.0": ["libcairo.so.2", "libX11.so.6"],
+    "PySide6/Qt/plugins/platforms/libqxcb.so": ["libX11.so.6"],
+}
+SAMPLE_DATAS = [
+    ("leafdesk/resources/icons/leafdesk-16.png", "src", "DATA"),
+    ("PySide6/Qt/translations/qt_de.qm", "src", "DATA"),
+    ("PySide6/translations/qtbase_fr.qm", "src", "DATA"),
 ]
 KEPT_PLUGINS = {
     "PySide6/Qt/lib/libQt6Core.so.6",
@@ -137,6 +156,8 @@ KEPT_PLUGINS = {
     "PySide6/Qt/plugins/platforms/libqcocoa.dylib",
     "PySide6/Qt/plugins/styles/libqmodernwindowsstyle.so",
     "PySide6/Qt/plugins/imageformats/libqico.so",
+    "PySide6/Qt/plugins/platformthemes/libqxdgdesktopportal.so",
+    "libX11.so.6",
 }
 
 
@@ -155,7 +176,7 @@ def _run_spec(monkeypatch, platform: str) -> dict[str, list[_Recorder]]:
     def analysis_init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
         self.binaries = list(SAMPLE_BINARIES)
-        self.datas = []
+        self.datas = list(SAMPLE_DATAS)
         self.scripts = []
         self.pure = []
 
@@ -165,6 +186,10 @@ def _run_spec(monkeypatch, platform: str) -> dict[str, list[_Recorder]]:
     hooks.collect_submodules = lambda package: [package]
     hooks.collect_data_files = lambda package: [(f"{package}-data", package)]
     hooks.copy_metadata = lambda package: [(f"{package}-metadata", package)]
+    bindepend = types.ModuleType("PyInstaller.depend.bindepend")
+    bindepend.get_imports = lambda path: {
+        (name, FAKE_ROOT + name) for name in SAMPLE_IMPORTS.get(path.removeprefix(FAKE_ROOT), [])
+    }
     versioninfo = types.ModuleType("PyInstaller.utils.win32.versioninfo")
     for name in ("FixedFileInfo", "StringFileInfo", "StringStruct", "StringTable", "VarFileInfo",
                  "VarStruct", "VSVersionInfo"):
@@ -173,6 +198,8 @@ def _run_spec(monkeypatch, platform: str) -> dict[str, list[_Recorder]]:
         "PyInstaller": types.ModuleType("PyInstaller"),
         "PyInstaller.utils": types.ModuleType("PyInstaller.utils"),
         "PyInstaller.utils.hooks": hooks,
+        "PyInstaller.depend": types.ModuleType("PyInstaller.depend"),
+        "PyInstaller.depend.bindepend": bindepend,
         "PyInstaller.utils.win32": types.ModuleType("PyInstaller.utils.win32"),
         "PyInstaller.utils.win32.versioninfo": versioninfo,
     }.items():
@@ -241,10 +268,18 @@ def test_spec_excludes_unused_qt_and_extras(monkeypatch):
 
 
 def test_spec_drops_unused_qt_plugins(monkeypatch):
+    # libgtk-3 and libcairo are linked only by the dropped GTK theme plugin, libX11 also by xcb.
     recorded = _run_spec(monkeypatch, "linux")
     (analysis,) = recorded["Analysis"]
     kept = {entry[0] for entry in analysis.binaries}
     assert kept == KEPT_PLUGINS
+
+
+def test_spec_drops_qt_translations(monkeypatch):
+    recorded = _run_spec(monkeypatch, "linux")
+    (analysis,) = recorded["Analysis"]
+    kept = {entry[0] for entry in analysis.datas}
+    assert kept == {"leafdesk/resources/icons/leafdesk-16.png"}
 
 
 def test_spec_windows_version_resource(monkeypatch, version):
