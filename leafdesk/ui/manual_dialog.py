@@ -65,16 +65,16 @@ class ManualDialog(QDialog):
         self.setWindowTitle(self.tr("Enter Panorama credentials for {name}").format(name=user.name))
         self.setMinimumWidth(560)
 
-        whose = QLabel(self.tr(
+        self.whose = QLabel(self.tr(
             "Whose login is this? Client id, username and password are your company's Panorama "
             "partner login, the same for every grower, not the grower's own login. The "
             "organization code and the refresh token belong to this grower's operation, which "
             "must already be authorized to share data with your partner application."
         ), self)
-        whose.setWordWrap(True)
-        whose.setTextFormat(Qt.TextFormat.PlainText)
-        whose.setFrameShape(QFrame.Shape.StyledPanel)
-        whose.setMargin(8)
+        self.whose.setWordWrap(True)
+        self.whose.setTextFormat(Qt.TextFormat.PlainText)
+        self.whose.setFrameShape(QFrame.Shape.StyledPanel)
+        self.whose.setMargin(8)
 
         self.preset_picker = PresetPicker(presets or [], self)
         self.preset_picker.setAccessibleName(self.tr("Partner app preset"))
@@ -141,7 +141,7 @@ class ManualDialog(QDialog):
             self.confirmation.satisfiedChanged.connect(self._update_submit)
 
         layout = QVBoxLayout(self)
-        layout.addWidget(whose)
+        layout.addWidget(self.whose)
         layout.addWidget(self.form)
         if self.confirmation is not None:
             layout.addWidget(self.confirmation)
