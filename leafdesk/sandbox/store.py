@@ -306,6 +306,7 @@ class Store:
         elif external_id is not None:
             pool = [self.users[i] for i in self._by_external_id.get(external_id, ())]
         else:
+            # A name filter matches anywhere in the name, so it has to scan every user.
             pool = list(self.users.values())
         needle = name.casefold() if name is not None else None
         return [
