@@ -212,9 +212,12 @@ class Cache:
             self._db = self._open()
         except sqlite3.DatabaseError as error:
             if not _is_corruption(error):
-                raise
+                raise _open_error(self.path, error) from error
             self.recovered_from = self._move_aside(str(error))
-            self._db = self._open()
+            try:
+                self._db = self._open()
+            except sqlite3.DatabaseError as second_error:
+                raise _open_error(self.path, second_error) from second_error
 
     # -- users and state history -------------------------------------------------------------
 
@@ -459,10 +462,13 @@ class Cache:
             db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                # SQLite may already have rolled back (a full disk does that), and a second
+                # ROLLBACK would hide the first error.
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
@@ -528,11 +534,19 @@ class Cache:
                 f"The cache {self.path} is damaged ({reason}) and could not be moved aside "
                 f"({error}); close other LeafDesk windows and commands, then try again"
             ) from error
-        # A write-ahead log left beside a new file would not belong to it; keep it with the copy.
+        # A write-ahead log left beside the new file would be replayed into it, so it must go.
         for suffix in ("-wal", "-shm"):
             companion = self.path.with_name(self.path.name + suffix)
-            if companion.exists():
+            if not companion.exists():
+                continue
+            try:
                 os.replace(companion, aside.with_name(aside.name + suffix))
+            except OSError as error:
+                raise CacheError(
+                    f"The damaged cache {self.path} was moved aside but its {companion.name} "
+                    f"could not be ({error}); close other LeafDesk windows and commands, then "
+                    "try again"
+                ) from error
 
         log.warning("The cache %s could not be read (%s); moved it to %s and started an empty "
                     "cache", self.path, reason, aside.name)
@@ -588,6 +602,13 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _open_error(path: Path, error: sqlite3.DatabaseError) -> CacheError:
+    return CacheError(
+        f"The cache {path} could not be opened ({error}); check that the folder is writable and "
+        "that no other program holds the file"
+    )
 
 
 def _is_corruption(error: sqlite3.DatabaseError) -> bool:

@@ -332,6 +332,22 @@ def test_failed_write_rolls_back(cache):
     assert cache.count_users() == 3
 
 
+def test_locked_write_leaves_cache_usable(tmp_path):
+    path = tmp_path / "account.sqlite3"
+    with Cache(path) as cache, Cache(path) as other:
+        cache.replace_users([make_row(1)], BASE_TIME)
+        # Another connection holding the write lock makes the write wait out the busy timeout,
+        # cut here so the test stays fast.
+        other._db.execute("BEGIN IMMEDIATE")
+        cache._db.execute("PRAGMA busy_timeout = 50")
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            cache.save_rows([make_row(2)])
+        other._db.execute("ROLLBACK")
+
+        cache.save_rows([make_row(3)])
+        assert [row.user.id for row in cache.load_rows()] == ["user-000001", "user-000003"]
+
+
 def test_threads_share_one_cache(cache):
     errors: list[BaseException] = []
 

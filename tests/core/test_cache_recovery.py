@@ -184,8 +184,10 @@ def test_unopenable_path_not_moved(tmp_path):
     folder = tmp_path / "is-a-folder.sqlite3"
     folder.mkdir()
 
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(CacheError, match="could not be opened") as raised:
         Cache(folder)
+
+    assert isinstance(raised.value.__cause__, sqlite3.OperationalError)
 
     assert folder.is_dir()
     assert [p.name for p in tmp_path.iterdir()] == ["is-a-folder.sqlite3"]
