@@ -80,6 +80,21 @@ class LeafClient:
     The password and the token live only in this object's memory and never appear in its
     `repr`, in logs or in errors. The client signs in on first use, again shortly before the
     token's `exp`, and once more when Leaf returns 401.
+
+    Parameters:
+    - `base_url`: the Leaf server root, such as `https://api.withleaf.io` or a sandbox.
+    - `username`, `password`: the Leaf API owner's login; `password` may be a `Secret`.
+    - `remember_me`: ask for a 30-day token instead of a 24-hour one.
+    - `transport`: an httpx transport in place of the network (tests pass
+      `httpx.ASGITransport`); TLS settings, pool limits and environment proxies then do not apply.
+    - `max_connections`: the most connections open to Leaf at once; further requests wait up
+      to the pool timeout for one to come free.
+    - `timeout`: a `Timeouts`, or one number of seconds for connect, read, write and pool.
+    - `retry`: the `RetryPolicy` for attempts, backoff and total time.
+    - `on_rate_limited`: called with `Retry-After` seconds (or None) on every 429.
+    - `refresh_margin`: how long before the token's `exp` to sign in again.
+    - `ssl_context`: replaces the OS certificate store (truststore) for TLS, such as for a
+      private certificate authority.
     """
 
     def __init__(
@@ -130,6 +145,11 @@ class LeafClient:
     def requests_sent(self) -> int:
         """HTTP requests sent so far, retries and sign-ins included."""
         return self._http.requests_sent
+
+    @property
+    def retry_count(self) -> int:
+        """Requests sent again after a failure or a retryable status, so far."""
+        return self._http.retry_count
 
     @property
     def rate_limited_count(self) -> int:
@@ -254,15 +274,21 @@ class LeafClient:
             except LeafError as error:
                 raise error.about(leaf_user=leaf_user, action=action)
 
-        # Sign-in failures keep their own action and name no Leaf user.
-        token = await self._current_token()
+        try:
+            token = await self._current_token()
+        except LeafError as error:
+            raise _signing_in_for(error, action=action, leaf_user=leaf_user)
         reply = await send(token)
         if reply.status_code != 401:
             return reply
 
         # Leaf returns 401 before acting, so the request can be sent again once.
-        await self._sign_in_again(token)
-        reply = await send(await self._current_token())
+        try:
+            await self._sign_in_again(token)
+            token = await self._current_token()
+        except LeafError as error:
+            raise _signing_in_for(error, action=action, leaf_user=leaf_user)
+        reply = await send(token)
         if reply.status_code == 401:
             raise SignedOutError(
                 "Leaf rejected LeafDesk's sign-in even after signing in again",
@@ -401,7 +427,8 @@ class LeafClient:
         Raises `ConflictError` (`error_key="credentialExists"`) when one is already attached.
         When no response comes, the credential is read back: one with the same client id and
         organization code is taken as created; when there is none, the request is sent once
-        more, which is safe because Leaf rejects a second credential with 409.
+        more. That is safe only because a second create is rejected with 409, which is
+        LeafDesk's reading of Leaf (the sandbox does so; Leaf does not document it).
         """
         action = "create the Panorama credential"
         body = {
@@ -446,7 +473,8 @@ class LeafClient:
 
         Raises `NotFoundError` when the user has no credential. When no response comes, the
         credential is read back: gone means deleted; still there means the delete is sent once
-        more, which is safe because deleting twice cannot remove anything else.
+        more, which is safe because a user has one Panorama credential and a late first delete
+        only turns the second into a 404.
         """
         action = "delete the Panorama credential"
         path = _credential_path(user_id)
@@ -680,6 +708,20 @@ class LeafClient:
 ERROR_CREDENTIAL_EXISTS = (
     "this Leaf user already has a Panorama credential; delete it before creating another"
 )
+
+
+def _signing_in_for(error: LeafError, *, action: str, leaf_user: str | None) -> LeafError:
+    """Make a sign-in failure read as a failure of the call that needed the sign-in.
+
+    "Could not load the Panorama credential for Ridge Farm: the username or password was not
+    accepted" tells the operator more than "Could not sign in to Leaf", and a service that
+    later names the user through `about()` must not produce "sign in to Leaf for Ridge Farm".
+    """
+    error.action = action
+    if leaf_user:
+        error.leaf_user = leaf_user
+    error.details = f"while signing in: {error.details}" if error.details else "while signing in"
+    return error
 
 
 def _bearer(token: Secret) -> dict[str, str]:

@@ -279,7 +279,7 @@ class HttpSession:
         if not repeatable and not failure.request_not_sent and failure.kind is not TlsError:
             return OutcomeUnknownError(
                 f"Leaf did not respond ({failure.reason}), so it is not known whether the "
-                "change was made",
+                "change was made; refresh to check before trying again",
                 details=failure.details,
             )
         return failure.kind(failure.message, details=failure.details)

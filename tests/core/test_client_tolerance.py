@@ -342,6 +342,18 @@ async def test_wrong_password_is_signed_out():
     await leaf.aclose()
     assert caught.value.message == "the username or password was not accepted"
     assert caught.value.sentence() == (
+        "Could not load the Leaf user for loose: the username or password was not accepted."
+    )
+    assert caught.value.details.startswith("while signing in: ")
+    assert "wrong" not in caught.value.details
+
+
+async def test_direct_sign_in_failure_names_sign_in():
+    leaf = LeafClient("http://odd.test", "owner", "wrong", retry=FAST_RETRY,
+                      transport=httpx.ASGITransport(app=odd_server()))
+    with pytest.raises(SignedOutError) as caught:
+        await leaf.sign_in()
+    await leaf.aclose()
+    assert caught.value.sentence() == (
         "Could not sign in to Leaf: the username or password was not accepted."
     )
-    assert "wrong" not in caught.value.details
