@@ -1,8 +1,12 @@
 """The one logging setup of LeafDesk: a rotating file under the platform log folder.
 
-Secrets are kept out of logs at the source (the client never logs a token); the masking filter
-installed here is a second line of defence that blanks anything shaped like a bearer token, a JWT
-or a password or token value before a record reaches the file.
+Secrets are kept out of logs where they are used. The masking installed here is a second line of
+defence: it blanks anything shaped like a bearer token, a JWT or a password or token value in each
+record as the record is made, so every handler gets the masked text, and again at the file handler.
+
+NOTE: the window and a terminal command running at the same time share one log file. On Windows
+the one that rotates it while the other has it open gets an error printed by logging, and that
+rotation is skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 _QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3", "asyncio", "keyring")
 
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)\b(bearer)(\s+)[A-Za-z0-9._~+/=-]{8,}")
+# The credentials after an HTTP authorization scheme, as in "Authorization: Bearer <token>".
+_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}")
 # A JSON member, keyword argument, header or query parameter whose name marks a secret; the value
 # may be quoted with either quote or bare up to a separator.
 _SECRET_NAMES = (

@@ -92,6 +92,7 @@ def test_http_info_not_written():
     [
         (f"Authorization: Bearer {JWT}", JWT),
         ("headers={'Authorization': 'Bearer abcdefgh12345678'}", "abcdefgh12345678"),
+        ("Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA=="),
         (f"token is {JWT} here", JWT),
         ('{"username": "me", "password": "hunter2-secret"}', "hunter2-secret"),
         ('{"refreshToken": "refresh-abc-123", "status": "OK"}', "refresh-abc-123"),
