@@ -4,9 +4,9 @@ Secrets are kept out of logs where they are used. The masking installed here is 
 defence: it blanks anything shaped like a bearer token, a JWT or a password or token value in each
 record as the record is made, so every handler gets the masked text, and again at the file handler.
 
-NOTE: the window and a terminal command running at the same time share one log file. On Windows
-the one that rotates it while the other has it open gets an error printed by logging, and that
-rotation is skipped.
+The window and a terminal command running at the same time share one log file. On Windows a
+process cannot rename the file while the other has it open, so rotation is then put off and the
+file grows past its limit until the other process lets go.
 """
 
 from __future__ import annotations
@@ -100,6 +100,23 @@ def _masking_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., lo
     return make_record
 
 
+class _RotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating file handler that keeps writing to the current file when rotation fails."""
+
+    def doRollover(self) -> None:
+        try:
+            super().doRollover()
+        except OSError as error:
+            # Without this, logging would drop every record while the rename keeps failing.
+            if self.stream is None:
+                self.stream = self._open()
+            if not getattr(self, "_rotation_failed", False):
+                self._rotation_failed = True
+                self.stream.write(f"Log rotation put off: {error}\n")
+        else:
+            self._rotation_failed = False
+
+
 def configure_logging(level: int = logging.INFO) -> Path:
     """Send LeafDesk's logs to one rotating file under the platform log folder; return its path.
 
@@ -114,7 +131,7 @@ def configure_logging(level: int = logging.INFO) -> Path:
         shutdown_logging()
 
     if _handler is None:
-        handler = logging.handlers.RotatingFileHandler(
+        handler = _RotatingFileHandler(
             log_path, maxBytes=MAX_LOG_BYTES, backupCount=LOG_BACKUP_COUNT, encoding="utf-8"
         )
         handler.setFormatter(logging.Formatter(_FORMAT))

@@ -142,6 +142,24 @@ def test_filter_masks_arguments_and_tracebacks():
     assert text.count(MASK) >= 4
 
 
+def test_failed_rotation_keeps_writing(monkeypatch):
+    monkeypatch.setattr(logsetup, "MAX_LOG_BYTES", 500)
+    path = configure_logging()
+    log = logging.getLogger("leafdesk.test")
+
+    def held_open(source, target):
+        raise PermissionError(32, "The process cannot access the file", source)
+
+    monkeypatch.setattr(our_handlers()[0], "rotate", held_open)
+    for number in range(30):
+        log.info("record %d %s", number, "y" * 40)
+
+    text = read_log(path)
+    assert "record 29" in text
+    assert text.count("Log rotation put off") == 1
+    assert not (path.parent / "leafdesk.log.1").exists()
+
+
 def test_other_handlers_see_masked_records(caplog):
     configure_logging()
 
