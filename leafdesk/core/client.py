@@ -1,8 +1,8 @@
 """LeafClient: every Leaf API route LeafDesk uses, with sign-in handled and typed results.
 
-Responses are parsed tolerantly, because the real Leaf service may differ from its documentation:
-unknown status strings are kept, optional fields may be missing, dates come in three forms, and
-event headers and bodies are decoded only when they hold JSON. Every failure is a `LeafError`.
+Responses are parsed tolerantly, because the real Leaf service may differ from its documentation.
+Unknown status strings are kept, optional fields may be missing, dates come in three forms, and
+event headers and bodies are decoded only when they contain JSON. Every failure is a `LeafError`.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ class LeafClient:
 
     @property
     def signed_in(self) -> bool:
-        """Whether the client holds a token (which may still have lapsed on Leaf's side)."""
+        """Whether the client has a token, which may still have lapsed on Leaf's side."""
         return self._token is not None
 
     async def aclose(self) -> None:
@@ -425,8 +425,8 @@ class LeafClient:
         """Attach a Panorama credential to the Leaf user from a manual entry.
 
         Raises `ConflictError` (`error_key="credentialExists"`) when one is already attached.
-        When no response comes, the credential is read back: one with the same client id and
-        organization code is taken as created; when there is none, the request is sent once
+        When no response comes, the credential is read back. One with the same client id and
+        organization code is taken as created. When there is none, the request is sent once
         more. That is safe only because a second create is rejected with 409, which is
         LeafDesk's reading of Leaf (the sandbox does so; Leaf does not document it).
         """
@@ -472,9 +472,9 @@ class LeafClient:
         """Detach the Leaf user's Panorama credential; Leaf deletes its event log with it.
 
         Raises `NotFoundError` when the user has no credential. When no response comes, the
-        credential is read back: gone means deleted; still there means the delete is sent once
-        more, which is safe because a user has one Panorama credential and a late first delete
-        only turns the second into a 404.
+        credential is read back. If it is gone, the delete took effect. If it is still there,
+        the delete is sent once more. That is safe because a user has one Panorama credential,
+        so a late first delete only turns the second into a 404.
         """
         action = "delete the Panorama credential"
         path = _credential_path(user_id)
@@ -507,8 +507,8 @@ class LeafClient:
     async def list_panorama_events(self, user_id: str) -> list[CredentialEvent]:
         """Return every event Leaf logged for the Leaf user's Panorama credential, newest first.
 
-        A user without a credential has no events, so a 404 gives an empty list, unless it
-        says the user itself is missing.
+        A user without a credential has no events, so a 404 gives an empty list, unless its
+        error key reports that the user itself is missing.
         """
         action = "load the Panorama credential's events"
         events: list[CredentialEvent] = []
@@ -597,9 +597,9 @@ class LeafClient:
         """Create a Panorama app key and return it as Leaf stored it.
 
         Raises `ConflictError` (`error_key="appKeyExists"` in the sandbox) when a key with this
-        name and environment exists. When no response comes, the key is read back: one with
-        these values is taken as saved; none means the request is sent once more, which is safe
-        because a second create is rejected with 409.
+        name and environment exists. When no response comes, the key is read back, and one with
+        these values is taken as saved. When there is none, the request is sent once more. That
+        is safe because a second create is rejected with 409.
         """
         action = "save the Panorama app key"
         path = _app_key_path(app_name, client_environment)
@@ -714,8 +714,9 @@ def _signing_in_for(error: LeafError, *, action: str, leaf_user: str | None) -> 
     """Make a sign-in failure read as a failure of the call that needed the sign-in.
 
     "Could not load the Panorama credential for Ridge Farm: the username or password was not
-    accepted" tells the operator more than "Could not sign in to Leaf", and a service that
-    later names the user through `about()` must not produce "sign in to Leaf for Ridge Farm".
+    accepted" gives the operator more context than "Could not sign in to Leaf". It also keeps a
+    service that names the user later through `about()` from producing "sign in to Leaf for
+    Ridge Farm".
     """
     error.action = action
     if leaf_user:
@@ -822,8 +823,8 @@ def _token_from_sign_in(reply: Reply) -> str | None:
 def jwt_expiry(token: str) -> datetime | None:
     """Read `exp` from a JWT's payload without checking its signature; None if unreadable.
 
-    The sandbox's token carries `exp` (LeafDesk's reading of Leaf); the signature is Leaf's to
-    check, so the client only uses the time to sign in again before it lapses.
+    The sandbox's token carries `exp`, which is LeafDesk's reading of Leaf. Checking the
+    signature is Leaf's job, so the client only uses the time to sign in again before it lapses.
     """
     parts = token.split(".")
     if len(parts) != 3:
@@ -951,9 +952,9 @@ def parse_event(obj: Any, leaf_user_id: str, *,
                 action: str = "read a credential event") -> CredentialEvent:
     """Build a CredentialEvent, decoding `headers` and `body` when they hold JSON.
 
-    Leaf logs whole exchanges with Panorama, so headers and bodies can carry tokens and
-    passwords; those values are masked in both the decoded and the raw forms before anything
-    else in LeafDesk sees them.
+    Leaf logs whole exchanges with Panorama, so headers and bodies can contain tokens and
+    passwords. Those values are masked in both the decoded and the raw forms before the rest
+    of LeafDesk receives the event.
     """
     if not isinstance(obj, dict):
         raise MalformedResponseError("Leaf sent an event that is not a JSON object",

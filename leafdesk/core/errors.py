@@ -66,12 +66,14 @@ class OfflineError(LeafError):
 
 
 class TimedOutError(OfflineError):
-    """Leaf took the connection but did not answer within the read or write timeout."""
+    """Leaf accepted the connection but did not respond within the read or write timeout."""
 
 
 class OutcomeUnknownError(OfflineError):
-    """A change (POST or DELETE) may have reached Leaf, but no answer came back and reading the
-    record back did not settle whether it took effect."""
+    """A change (POST or DELETE) that may have reached Leaf but got no response.
+
+    Reading the record back did not settle whether the change took effect.
+    """
 
 
 class TlsError(LeafError):

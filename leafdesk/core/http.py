@@ -51,7 +51,7 @@ for _name in ("httpx", "httpcore"):
 # Status codes a repeatable request (a GET, or signing in) is retried on.
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
-# Longest excerpt of a response body kept in `LeafError.details`.
+# Maximum length of the response-body excerpt kept in `LeafError.details`.
 EXCERPT_LENGTH = 200
 
 USER_AGENT = "LeafDesk"
@@ -471,7 +471,7 @@ def error_for_reply(
     if status == 404:
         return NotFoundError(not_found or "Leaf has no such record", **common)
     if status == 409:
-        message = ERROR_KEY_SENTENCES.get(error_key or "", "it clashes with what Leaf already holds")
+        message = ERROR_KEY_SENTENCES.get(error_key or "", "it conflicts with a record Leaf already has")
         return ConflictError(message, **common)
     if status == 429:
         retry_after = parse_retry_after(reply.headers.get("Retry-After"))
