@@ -1,4 +1,4 @@
-"""Measure how many Panorama credential GETs a second the sandbox answers over loopback.
+"""Measure how many Panorama credential GETs a second the sandbox serves over loopback.
 
 The sandbox runs as `leafdesk-sandbox` in its own process with no latency, faults or health
 process. A small keep-alive HTTP/1.1 client (raw asyncio streams, so the client costs little
@@ -79,7 +79,7 @@ async def user_ids(host: str, port: int, token: str) -> list[str]:
 
 async def hammer(host: str, port: int, paths: list[str], token: str | None, seconds: float,
                  connections: int) -> tuple[int, int]:
-    """Send GETs round-robin over `paths` for `seconds`; return (answered 200, other)."""
+    """Send GETs round-robin over `paths` for `seconds`; return (responses with 200, other responses)."""
     deadline = time.perf_counter() + seconds
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     raws = [f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{auth}\r\n".encode() for path in paths]

@@ -45,8 +45,8 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
     """Build a sandbox app: demo data (or the state file), the Leaf routes, the share page,
     and the test controls when `config.controls` is on.
 
-    The app runs its health process and periodic saves while served with a lifespan (uvicorn);
-    without one (httpx's ASGI transport) the same work happens on each API request instead.
+    Under uvicorn, the app's lifespan runs the health process and periodic saves once a second.
+    httpx's ASGI transport runs no lifespan, so the same work then happens on each API request.
     """
     config = config or SandboxConfig()
     state = SandboxState(config)
@@ -78,7 +78,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
 
 
 async def _tick(state: SandboxState) -> None:
-    """Run the health process and pending saves once a second while nothing else asks."""
+    """Run the health process and pending saves once a second, even while no request arrives."""
     while True:
         await asyncio.sleep(TICK_SECONDS)
         try:

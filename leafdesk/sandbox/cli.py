@@ -66,14 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765,
                         help="TCP port (default 8765; 0 picks a free port)")
+
     parser.add_argument("--users", type=int, default=250,
                         help="number of demo Leaf users (default 250)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the demo data; the same seed gives the same data (default 1)")
     parser.add_argument("--state", metavar="FILE",
                         help="keep the sandbox's data in FILE across restarts (default: memory)")
+
     parser.add_argument("--latency", type=_latency, metavar="MS[:JITTER]", default=(0.0, 0.0),
-                        help="milliseconds added to each API answer, optionally +/- JITTER ms")
+                        help="milliseconds added to each API response, optionally +/- JITTER ms")
     parser.add_argument("--rate-limit", type=_rate, metavar="N/s",
                         help="allow N API requests a second; more get 429 with Retry-After")
     parser.add_argument("--fault-rate", type=_probability, default=0.0, metavar="P",
@@ -84,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slow-seconds", type=float, default=5.0,
                         help="delay of the 'slow' fault, in seconds (default 5)")
     parser.add_argument("--embed-credentials", choices=("full", "id"), default="full",
-                        help="what user answers carry of the Panorama credential: id, status "
+                        help="what user responses carry of the Panorama credential: id, status "
                              "and created time (full), or the id only (id)")
+
     parser.add_argument("--clock-speed", type=float, default=1.0, metavar="X",
                         help="run the sandbox clock, and so credential health changes, X times "
                              "faster than real time (default 1)")
@@ -93,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how long a one-click share page stays open (default 900)")
     parser.add_argument("--no-health", action="store_true",
                         help="turn off the background process that breaks and heals credentials")
+
     parser.add_argument("--controls", action="store_true",
                         help="enable the test controls under /_sandbox/")
     parser.add_argument("--log-level", default="info",

@@ -1,8 +1,8 @@
 """Test controls under `/_sandbox/`, present only when the sandbox runs with controls on.
 
-They let client and window tests reset the data, set a credential's status, answer a pending
-one-click, move the clock and switch faults, all as JSON in and out. Faults and rate limits never
-apply here.
+They let client and window tests reset the data, set a credential's status, approve or decline
+a pending one-click, move the clock and switch faults, all as JSON in and out. Faults and rate
+limits never apply here.
 """
 
 from __future__ import annotations
@@ -87,11 +87,11 @@ async def _answer_one_click(request: Request, approve: bool) -> Response:
                            error_key="shareNotFound")
     result = state.answer_share(share, approve)
     state.save_if_due()
-    answer: dict[str, Any] = {"shareId": share.id, "leafUserId": share.user_id,
+    outcome: dict[str, Any] = {"shareId": share.id, "leafUserId": share.user_id,
                               "outcome": result.outcome}
     if result.credential is not None:
-        answer["credential"] = credential_json(result.credential)
-    return JSONResponse(answer)
+        outcome["credential"] = credential_json(result.credential)
+    return JSONResponse(outcome)
 
 
 async def advance_clock(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""Credential events the sandbox writes: Cognito and Panorama answers as Leaf logs them.
+"""Credential events the sandbox writes: Cognito and Panorama responses as Leaf logs them.
 
 Each kind maps to the `statusCode`, `headers` and `body` of one exchange with the provider, and
 to the credential status it leaves behind. Bodies are JSON strings, as Leaf sends them.
@@ -99,7 +99,7 @@ def status_change_event(status: str, created: float, rng: random.Random) -> Even
     """Build the event that explains a move to `status`; any string is accepted.
 
     A status Leaf has not documented gets a plain 500 naming the status, since no real
-    provider answer stands behind it.
+    provider response stands behind it.
     """
     kinds = KINDS_FOR_STATUS.get(status)
     if kinds:

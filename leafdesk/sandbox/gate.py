@@ -2,8 +2,8 @@
 
 For the Leaf API routes it applies, in order: the rate limit (429 with Retry-After), added
 latency, injected faults, and the bearer-token check. Test controls and the share page pass
-straight through. Around everything it catches any exception, logs it and answers a 500
-problem, so a client never sees a traceback.
+straight through. Around everything it catches any exception, logs it and returns a 500
+problem, so a client never gets a traceback.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ _MUTATING = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 class RateLimiter:
     """A token bucket over all API requests, refilled at the knob's rate per real second.
 
-    The bucket holds up to one second's worth of requests, so a burst above the rate is
-    answered with 429 at once. [ours: Leaf publishes no rate limits]
+    The bucket holds up to one second's worth of requests, so a burst above the rate gets
+    429 at once. [ours: Leaf publishes no rate limits]
     """
 
     def __init__(self) -> None:
@@ -98,10 +98,10 @@ class Gate:
         except ConnectionResetError:
             raise  # an injected "reset" fault in-process; see _reset_connection
         except Exception:
-            log.exception("unhandled error answering %s %s", scope.get("method"), path)
+            log.exception("unhandled error in %s %s", scope.get("method"), path)
             if not started:
                 await _send_json(send, 500, problem_body(
-                    500, "The sandbox failed while answering; its log has the details.", path),
+                    500, "The sandbox failed on this request; its log has the details.", path),
                     "application/problem+json")
 
     async def _controls(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -165,7 +165,7 @@ class Gate:
                 500, "Injected fault: an internal server error.", path),
                 "application/problem+json")
         elif fault == "503":
-            # A proxy in front of Leaf answers an outage with HTML, not a problem body.
+            # A proxy in front of Leaf reports an outage as an HTML page, not a problem body.
             page = (b"<html><head><title>503 Service Temporarily Unavailable</title></head>"
                     b"<body><center><h1>503 Service Temporarily Unavailable</h1></center>"
                     b"</body></html>")
@@ -177,10 +177,10 @@ class Gate:
             await self._reset_connection(send)
 
     async def _reset_connection(self, send: Send) -> None:
-        """Drop the connection halfway through an answer.
+        """Drop the connection halfway through a response.
 
-        Over a socket the answer promises more body than it sends, and the server closes the
-        connection when the app returns, so the client sees the peer hang up mid-answer.
+        Over a socket the response promises more body than it sends, and the server closes the
+        connection when the app returns, so the client sees the peer close the connection mid-response.
         In-process (httpx's ASGI transport) there is no connection to drop, so this raises
         ConnectionResetError, which that transport passes to the caller.
         """

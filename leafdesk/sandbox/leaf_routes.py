@@ -1,8 +1,8 @@
 """The Leaf API routes the sandbox plays: sign-in, users, Panorama credentials and their
 events, one-click integration, and Panorama app keys.
 
-Every route answers exactly the shapes LeafDesk's Leaf API contract gives; the points that Leaf
-does not document are the sandbox's own decisions and are marked so where they are made.
+Every route returns the shapes Leaf documents. Where Leaf documents nothing, the behaviour is
+the sandbox's own decision, marked [ours] where it is made.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _user_or_404(state: SandboxState, raw_id: str) -> User:
     user_id = check_uuid(raw_id, "Leaf user id")
     user = state.store.users.get(user_id)
     if user is None:
-        # [ours] Leaf does not document the answer for an unknown user.
+        # [ours] Leaf does not document the response for an unknown user.
         raise ProblemError(404, f"No Leaf user has the id {user_id}.", error_key="userNotFound")
     return user
 
@@ -274,7 +274,7 @@ async def start_one_click(request: Request) -> Response:
     sharing_url_id = checker.uuid("sharingUrlId")
     checker.raise_if_failed()
 
-    # [ours] The failure answers and their order below are the sandbox's own.
+    # [ours] The failure responses and their order below are the sandbox's own.
     if user.credential is not None:
         raise ProblemError(409, f"Leaf user {user.id} already has a Panorama credential; "
                            "delete it before connecting again.", error_key="credentialExists")

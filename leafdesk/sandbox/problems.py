@@ -1,4 +1,4 @@
-"""Problem answers and request checks shared by every sandbox route.
+"""Problem responses and request checks shared by every sandbox route.
 
 Every error leaves the sandbox as `application/problem+json` with `type`, `title`, `status`,
 `detail`, `path` and `message`, plus `errorKey` where one applies and `fieldErrors` for a 400 on a
@@ -33,7 +33,7 @@ class FieldError:
 
 @dataclass(slots=True)
 class ProblemError(Exception):
-    """Raised by a route to answer with a problem body."""
+    """Raised by a route to respond with a problem body."""
 
     status: int
     detail: str

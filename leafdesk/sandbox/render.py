@@ -9,7 +9,7 @@ from .store import AppKey, Credential, Event, User
 
 
 def user_json(user: User, owner_username: str, embed: str) -> dict[str, Any]:
-    """A Leaf user; `embed` is "full" (id, status, createdTime) or "id" for the credential."""
+    """Render a Leaf user; `embed` is "full" (id, status, createdTime) or "id" for the credential."""
     data: dict[str, Any] = {
         "id": user.id,
         "name": user.name,
@@ -59,7 +59,7 @@ def event_json(event: Event) -> dict[str, Any]:
 
 
 def app_key_json(key: AppKey) -> dict[str, Any]:
-    """An app key with everything but the password. [ours]"""
+    """Render an app key with everything but the password. [ours]"""
     return {
         "appName": key.app_name,
         "clientEnvironment": key.environment,

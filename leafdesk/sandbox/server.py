@@ -20,8 +20,8 @@ START_TIMEOUT_SECONDS = 30.0
 def bind_socket(host: str, port: int) -> socket.socket:
     """Bind a listening TCP socket; raises OSError when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # Naming IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets that say they
-    # are TCP, and without it Nagle's algorithm holds each answer's body for about 40 ms.
+    # Naming IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets created as
+    # TCP, and without it Nagle's algorithm holds each response body for about 40 ms.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -106,5 +106,5 @@ class BackgroundServer:
 
 def start_background_server(config: SandboxConfig | None = None, host: str = "127.0.0.1",
                             port: int = 0) -> BackgroundServer:
-    """Start a sandbox on `host:port` (0 picks a free port) and return once it answers."""
+    """Start a sandbox on `host:port` (0 picks a free port) and return once it accepts requests."""
     return BackgroundServer(config or SandboxConfig(), host, port).start()

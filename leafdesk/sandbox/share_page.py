@@ -1,7 +1,7 @@
 """The page a one-click `signInUrl` opens: the sandbox's stand-in for Panorama's share approval.
 
-A grower sees which partner application asks for their operation's data and answers with
-Approve or Decline; the page then says plainly what happened. [ours: Leaf's real flow runs
+The page names the partner application that requests the operation's data and offers Approve
+and Decline. After the grower's choice, it states plainly what happened. [ours: Leaf's real flow runs
 through Panorama's own pages]
 """
 

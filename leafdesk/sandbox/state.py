@@ -1,5 +1,5 @@
 """One sandbox's live state: settings that tests may change, the clock, the data, and the
-operations that several routes share (status changes, share answers, purging, saving).
+operations that several routes share (status changes, share decisions, purging, saving).
 
 Everything runs on the server's event loop thread, so no locking is needed.
 """
@@ -50,7 +50,7 @@ class Knobs:
 
 @dataclass(slots=True)
 class ShareOutcome:
-    """What answering a share did: `outcome` is approved, declined, expired or a reason."""
+    """The result of deciding a share: `outcome` is approved, declined, expired or a reason."""
 
     share: Share
     outcome: str

@@ -1,8 +1,7 @@
 """The sandbox's data: Leaf users, their Panorama credentials and events, app keys and shares.
 
-Users are kept in a dict plus sorted indexes (by id, by name, by created date) so that a list
-page costs the same at 50,000 users as at 250: a page is a slice of an index, never a sort of
-everything. Exact-match filters (email, external id) have their own hash indexes.
+Users are kept in a dict plus sorted indexes (by id, by name, by created date). A list page is a
+slice of an index, never a sort of everything, so it costs the same at 50,000 users as at 250. Exact-match filters (email, external id) have their own hash indexes.
 """
 
 from __future__ import annotations
@@ -361,7 +360,7 @@ class Store:
                       key=lambda share: share.created)
 
     def forget_old_shares(self, now: float) -> None:
-        """Drop shares answered or expired more than a day ago, so the dict stays small."""
+        """Drop shares decided or expired more than a day ago, so the dict stays small."""
         horizon = now - 24 * 3600
         for share_id in [s.id for s in self.shares.values()
                          if (s.answered or s.expires) < horizon]:

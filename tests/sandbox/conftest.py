@@ -15,7 +15,7 @@ from sandbox_helpers import sign_in
 
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
-    """Small demo, test controls on, no background health changes unless a test asks."""
+    """Small demo, test controls on, and the health process off."""
     return SandboxConfig(users=30, seed=1, controls=True, health=False)
 
 

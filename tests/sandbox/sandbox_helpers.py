@@ -1,5 +1,5 @@
 """Helpers for the sandbox's own tests: sign-in, finding demo users, request bodies, and the
-check of a problem answer."""
+check of a problem response."""
 
 from __future__ import annotations
 

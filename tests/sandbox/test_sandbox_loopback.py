@@ -212,7 +212,7 @@ def test_command_help_lists_options():
 
 
 def test_sequential_requests_do_not_stall(server):
-    # Without TCP_NODELAY on the server's sockets, each keep-alive answer waits about 40 ms.
+    # Without TCP_NODELAY on the server's sockets, each keep-alive response waits about 40 ms.
     with signed_in(server.base_url) as http:
         http.get(f"{API}/users", params={"size": 1})
         started = time.perf_counter()
