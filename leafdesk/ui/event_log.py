@@ -100,6 +100,10 @@ class EventLogView(QWidget):
         self.user = user
         self.online = True
         self.as_of: datetime | None = None
+        self.as_of_is_sync = False
+        # When each user's events were last fetched from Leaf in this session: the cache keeps
+        # the events but not the time of the last fetch.
+        self._fetched_at: dict[str, datetime] = {}
         self.load_operation: Operation | None = None
         self.export_operation: Operation | None = None
 
@@ -204,6 +208,7 @@ class EventLogView(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
         self.table.setAccessibleName(self.tr("Credential events"))
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(EventLogModel.TIME, QHeaderView.ResizeMode.ResizeToContents)
@@ -344,11 +349,15 @@ class EventLogView(QWidget):
 
         if user is not self.user:
             return 0
+        self.as_of_is_sync = False
         if fetched is not None:
             self.cache.save_events(user.id, fetched)
-            self.as_of = datetime.now(timezone.utc)
+            self.as_of = self._fetched_at[user.id] = datetime.now(timezone.utc)
+        elif user.id in self._fetched_at:
+            self.as_of = self._fetched_at[user.id]
         else:
-            self.as_of = self._cache_time(user.id)
+            self.as_of = self._last_sync_time()
+            self.as_of_is_sync = self.as_of is not None
 
         archived = self.cache.load_events(user.id)
         seen = {event.id for event in fetched or []}
@@ -365,9 +374,7 @@ class EventLogView(QWidget):
                  "Leaf" if fetched is not None else "cache")
         return len(rows)
 
-    def _cache_time(self, user_id: str) -> datetime | None:
-        # The cache knows when the last sync finished; that is as close to "when these events
-        # were fetched" as it records.
+    def _last_sync_time(self) -> datetime | None:
         try:
             record = self.cache.last_sync()
         except Exception:  # the as-of time is a label: a cache problem must not hide the events
@@ -381,12 +388,23 @@ class EventLogView(QWidget):
             text = self.tr("From Leaf, as of {time}.").format(time=local_text(self.as_of))
             self.source_label.setStyleSheet("")
         else:
-            when = local_text(self.as_of) if self.as_of else self.tr("an unknown time")
-            text = self.tr("Offline: from the local cache, as of {time}.").format(time=when)
+            if self.as_of is None:
+                when = self.tr("an unknown time")
+            elif self.as_of_is_sync:
+                when = self.tr("the last sync at {time}").format(time=local_text(self.as_of))
+            else:
+                when = local_text(self.as_of)
+            if self.online:
+                text = self.tr("Leaf did not answer: events from the local cache, as of "
+                               "{time}.").format(time=when)
+            else:
+                text = self.tr("Offline: events from the local cache, as of {time}.").format(
+                    time=when)
             self.source_label.setStyleSheet(f"color: {warning_colour(self.palette())};")
         if archived:
-            text += " " + self.tr("{count} older events are from LeafDesk's local archive "
-                                  "(Leaf keeps 30 days).").format(count=archived)
+            text += " " + self.tr("{count} shown from LeafDesk's local archive only, because Leaf "
+                                  "keeps events for 30 days and deletes them with the "
+                                  "credential.").format(count=archived)
         if not rows:
             text += " " + self.tr("No events: Leaf has logged nothing for this credential, "
                                   "or the user has none.")

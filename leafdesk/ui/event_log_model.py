@@ -124,7 +124,8 @@ def build_rows(
 
 
 class EventLogModel(QAbstractTableModel):
-    """A table of one Leaf user's credential events: time, HTTP status, result, what, source."""
+    """A table of one Leaf user's credential events: time, HTTP status, result, what happened,
+    and whether Leaf still keeps the event or only LeafDesk's local archive does."""
 
     TIME, STATUS, RESULT, WHAT, SOURCE = range(5)
 
@@ -133,7 +134,7 @@ class EventLogModel(QAbstractTableModel):
         self._rows: list[EventRow] = []
         self._headers = [
             self.tr("Time"), self.tr("HTTP status"), self.tr("Result"), self.tr("What happened"),
-            self.tr("Source"),
+            self.tr("Kept by"),
         ]
 
     def set_rows(self, rows: list[EventRow]) -> None:
@@ -200,7 +201,7 @@ class EventLogModel(QAbstractTableModel):
         if column == self.WHAT:
             return row.title
         if column == self.SOURCE:
-            return self.tr("Local archive") if row.archived else self.tr("Leaf")
+            return self.tr("Local archive only") if row.archived else self.tr("Leaf")
         return ""
 
     def _sort_key(self, row: EventRow, column: int) -> Any:

@@ -126,7 +126,7 @@ def test_archived_source_column(qapp, events):
         model.index(row, 0).data(ROW_ROLE).event.id: model.index(row, EventLogModel.SOURCE).data()
         for row in range(model.rowCount())
     }
-    assert sources["ancient"] == "Local archive"
+    assert sources["ancient"] == "Local archive only"
     assert sources["refreshed"] == "Leaf"
 
 
