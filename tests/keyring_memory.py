@@ -1,7 +1,7 @@
 """An in-memory keyring backend for tests: a real `KeyringBackend`, so keyring's API is exercised.
 
-Its priority raises, which makes keyring's own detection treat it as not viable; tests install it
-explicitly (the autouse fixture in `tests/conftest.py` gives every test a fresh one).
+Its priority raises, so keyring's own detection treats it as not viable. The autouse fixture in
+`tests/conftest.py` installs a fresh one for every test.
 """
 
 from __future__ import annotations

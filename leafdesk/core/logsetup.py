@@ -33,8 +33,8 @@ _QUIET_LOGGERS = ("httpx", "httpcore", "hpack", "urllib3", "asyncio", "keyring")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 # The credentials after an HTTP authorization scheme, as in "Authorization: Bearer <token>".
 _BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}")
-# A JSON member, keyword argument, header or query parameter whose name marks a secret; the value
-# may be quoted with either quote or bare up to a separator.
+# A JSON member, keyword argument, header or query parameter whose name marks a secret. The value
+# is quoted (either quote) or runs bare up to a separator.
 _SECRET_NAMES = (
     r"password|passwd|refresh_?token|access_?token|id_?token|client_?secret|secret|"
     r"authorization|x-api-key|api_?key|token"
@@ -92,7 +92,7 @@ class SecretMaskingFilter(logging.Filter):
 
 def _masking_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
     # Masking when the record is made covers every handler (console, test capture, a window's
-    # log view), not only the file; the handler filter still covers hand-made records.
+    # log view) and not only the file. The handler filter still covers records made by hand.
     def make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return mask_record(base(*args, **kwargs))
 
@@ -120,7 +120,7 @@ class _RotatingFileHandler(logging.handlers.RotatingFileHandler):
 def configure_logging(level: int = logging.INFO) -> Path:
     """Send LeafDesk's logs to one rotating file under the platform log folder; return its path.
 
-    Calling it again changes the level and keeps the one handler; if the log folder has changed
+    Calling it again changes the level and keeps the one handler. If the log folder has changed
     (as between tests), the old file handler is closed and replaced.
     """
     global _handler

@@ -1,8 +1,8 @@
 """The folders where LeafDesk keeps its settings, offline caches and logs, resolved per platform.
 
-Everything goes through platformdirs so that each OS gets its usual place; the data folder is the
+Everything goes through platformdirs, so each OS gets its usual place. The data folder is the
 machine-local one (on Windows `%LOCALAPPDATA%`, never the roaming profile), because a cache that
-roams between machines would be copied at every sign-in and could be opened by two machines.
+roamed would be copied at every sign-in and could be opened by two machines at once.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """After a full run against a loopback sandbox, no password or token is in any file LeafDesk wrote.
 
-The run goes through the real parts with logging at DEBUG: settings saved with an account and a
-partner preset, passwords in the keychain, `leafdesk status` and `leafdesk events` as the terminal
-runs them, a sign-in, a full sync that reads every credential, a one-click start, a manual
-credential create, and the events archived in the cache. Then every file under the temporary data,
-config, cache and log folders is searched for each secret that went over the wire.
+The run goes through the real parts with logging at DEBUG. It saves settings with an account and a
+partner preset and puts the passwords in the keychain. It runs `leafdesk status` and `leafdesk
+events` as the terminal does, then a sign-in, a full sync that reads every credential, a one-click
+start and a manual credential create, and archives events in the cache. Then every file under the
+temporary data, config, cache and log folders is searched for each secret that went over the wire.
 """
 
 from __future__ import annotations

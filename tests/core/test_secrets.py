@@ -95,7 +95,7 @@ def test_no_keychain_falls_back_to_memory(backend_class, caplog, isolated_folder
     assert len(warnings) == 1
     assert "fallback-password-7" not in caplog.text
 
-    # Memory only: nothing under the temporary home holds the value.
+    # Memory only: no file under the temporary home contains the value.
     for path in isolated_folders.rglob("*"):
         if path.is_file():
             assert b"fallback-password-7" not in path.read_bytes()
