@@ -33,6 +33,7 @@ def isolated_folders(tmp_path_factory, monkeypatch):
         path.mkdir()
         monkeypatch.setenv(variable, str(path))
     monkeypatch.setenv("HOME", str(root))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     monkeypatch.setattr(
         "keyring.core._keyring_backend", __import__("keyring_memory").MemoryKeyring()
     )
