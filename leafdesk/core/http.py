@@ -405,15 +405,15 @@ def parse_retry_after(value: str | None) -> float | None:
 
 # --- turning an HTTP error response into a LeafError ---------------------------------------------
 
-# Sentences for the error keys Leaf's problem responses carry. `credentialExists`,
-# `invalidPartnerCredentials`, `appKeyNotFound`, `sharingUrlMismatch` and `appKeyExists` are LeafDesk's own
-# reading of Leaf's behaviour, as implemented by the sandbox, not documented by Leaf.
+# [ours] Sentences for the error keys in Leaf's problem responses. These keys are LeafDesk's
+# reading of Leaf's behaviour, as the sandbox implements it; Leaf documents none of them.
 ERROR_KEY_SENTENCES = {
     "credentialExists": "this Leaf user already has a Panorama credential; delete it before "
     "creating another",
     "invalidPartnerCredentials": "Panorama did not accept the partner's username or password",
     "appKeyNotFound": "Leaf has no Panorama app key for this client id and environment",
     "sharingUrlMismatch": "the sharingUrlId differs from the one in the Panorama app key",
+    "idInvalid": "the Leaf user id is not a valid id (Leaf user ids are UUIDs)",
     "appKeyExists": "a Panorama app key with this name and environment already exists; delete "
     "it before saving another",
 }

@@ -273,6 +273,13 @@ async def test_get_user_matches_list(rig):
     assert await rig.client.get_user(target.id) == target
 
 
+async def test_get_malformed_id_is_invalid(rig):
+    with pytest.raises(ValidationError) as caught:
+        await rig.client.get_user("not-a-uuid")
+    assert caught.value.error_key == "idInvalid"
+    assert "UUID" in caught.value.message
+
+
 async def test_get_unknown_user_is_not_found(rig):
     missing = str(uuid.uuid4())
     with pytest.raises(NotFoundError) as caught:
