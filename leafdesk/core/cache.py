@@ -242,8 +242,10 @@ class Cache:
 
     def save_rows(self, rows: Iterable[UserRow]) -> None:
         """Store some users after a partial refresh (one user or a set); others stay as they are."""
+        rows = list(rows)
         with self._write() as db:
-            current = _current_states(db)
+            # Only these users' states, so refreshing one user of 50,000 reads one row.
+            current = _current_states(db, [row.user.id for row in rows])
             self._upsert_rows(db, rows, current, datetime.now(UTC), set())
 
     def load_rows(self) -> list[UserRow]:
@@ -623,11 +625,24 @@ def _is_corruption(error: sqlite3.DatabaseError) -> bool:
     return "not a database" in message or "malformed" in message
 
 
-def _current_states(db: sqlite3.Connection) -> dict[str, tuple[str, str | None]]:
-    return {
-        user_id: (state, raw_status)
-        for user_id, state, raw_status in db.execute("SELECT id, state, raw_status FROM users")
-    }
+def _current_states(
+    db: sqlite3.Connection, user_ids: list[str] | None = None
+) -> dict[str, tuple[str, str | None]]:
+    # Every user when `user_ids` is None, else only those (in chunks under SQLite's 999-variable
+    # limit of older builds).
+    if user_ids is None:
+        records: Iterable[tuple[str, str, str | None]] = db.execute(
+            "SELECT id, state, raw_status FROM users"
+        )
+    else:
+        records = []
+        for start in range(0, len(user_ids), 500):
+            chunk = user_ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            records.extend(db.execute(
+                f"SELECT id, state, raw_status FROM users WHERE id IN ({marks})", chunk
+            ))
+    return {user_id: (state, raw_status) for user_id, state, raw_status in records}
 
 
 def _row_params(row: UserRow) -> tuple[Any, ...]:

@@ -103,6 +103,20 @@ def test_partial_refresh_keeps_others(cache):
     assert cache.load_row("nobody") is None
 
 
+def test_partial_refresh_of_many_users(cache):
+    cache.replace_users([make_row(index) for index in range(1500)], BASE_TIME)
+
+    changed = [make_row(index, "UNAUTHENTICATED") for index in range(0, 1500, 2)]
+    cache.save_rows(changed + [make_row(1501)])
+
+    states = [row.state.raw_status for row in cache.load_rows()]
+    assert states.count("UNAUTHENTICATED") == 750
+    assert cache.count_users() == 1501
+    assert len(cache.state_history("user-000000")) == 2
+    assert len(cache.state_history("user-000001")) == 1
+    assert len(cache.state_history("user-001501")) == 1
+
+
 def test_state_history_broke_and_healed(cache):
     first = BASE_TIME
     broke = BASE_TIME + timedelta(hours=5)
