@@ -1,6 +1,6 @@
 """Which Leaf account a terminal command uses, and where its password comes from.
 
-A saved account (from the settings file) takes its password from the keychain; an account given
+A saved account (from the settings file) takes its password from the keychain. An account given
 by `--base-url` and `--username` takes it from `LEAFDESK_PASSWORD`, or from a prompt when the
 terminal is interactive. The password is never read from the command line, where other users of
 the machine could see it in the process list.
@@ -25,7 +25,7 @@ PASSWORD_VARIABLE = "LEAFDESK_PASSWORD"
 
 
 class AccountError(Exception):
-    """The command line does not name a usable Leaf account; the message says what to pass."""
+    """The command line does not name a usable Leaf account; the message lists what to pass."""
 
 
 @dataclass(frozen=True, slots=True)

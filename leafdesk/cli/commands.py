@@ -175,8 +175,8 @@ async def _refresh(account: AccountChoice, password: Secret, cache: Cache, concu
 
 
 def _cache_age(cache: Cache) -> str:
-    # A refresh that stopped early still wrote what it read, but only a complete one vouches for
-    # the whole table; each row also shows when it was last checked.
+    # A refresh that stopped early still wrote what it read, but only a complete one covers the
+    # whole table. Each row also shows when it was last checked.
     last = cache.last_sync(complete_only=True)
     if last is None:
         return "Showing the offline cache; no refresh has finished yet."

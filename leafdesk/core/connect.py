@@ -1,7 +1,7 @@
 """The connect service: attach, remove and replace a Leaf user's Panorama credential.
 
 One-click connections are recorded in the cache as pending, with their expiry, because Leaf
-reports nothing about a one-click until a credential appears; `wait_for_grower` then polls the
+reports nothing about a one-click until a credential appears. `wait_for_grower` then polls the
 credential with backoff. Every change also updates the user's cached row, so the window and the
 terminal show the new state without a full refresh.
 """
@@ -50,7 +50,7 @@ def utc_now() -> datetime:
 
 
 class OutcomeKind(enum.StrEnum):
-    """How waiting for a grower ended.
+    """The way a wait for a grower ended.
 
     Leaf never reports a declined share: a declined one-click and one the grower ignored both
     end as EXPIRED, because the credential simply never appears.
@@ -74,7 +74,7 @@ class OneClickOutcome:
 
 @dataclass(frozen=True, slots=True)
 class DeleteResult:
-    """What deleting a credential removed: Leaf deletes the credential's event log with it.
+    """The outcome of deleting a credential, whose event log Leaf deletes with it.
 
     `archived_events` is how many of those events LeafDesk saved in its own cache first (their
     only copy from then on); None when reading them failed and none were saved.
@@ -90,8 +90,8 @@ class DeleteResult:
 class ReplaceResult:
     """A replaced credential: the new one, and what deleting the old one cost.
 
-    Leaf deletes a credential's event log with it, so after a replace Leaf's log starts empty;
-    only the events archived in LeafDesk's cache remain of the old credential's history.
+    Leaf deletes a credential's event log with it, so after a replace Leaf's log starts empty.
+    Only the events archived in LeafDesk's cache remain of the old credential's history.
     """
 
     credential: PanoramaCredential
@@ -220,8 +220,8 @@ class ConnectService:
     async def delete(self, user: LeafUser) -> DeleteResult:
         """Delete the user's Panorama credential. Leaf deletes its event log with it.
 
-        The events are read and archived in the cache first, so LeafDesk keeps the only copy;
-        when reading them fails the delete still goes ahead and `archived_events` is None.
+        The events are read and archived in the cache first, so LeafDesk keeps the only copy.
+        When reading them fails, the delete still goes ahead and `archived_events` is None.
         """
         archived = await self._archive_events(user)
         credential_id = user.panorama.id if user.panorama is not None else None
@@ -241,7 +241,7 @@ class ConnectService:
         Leaf has no replace, and deleting a credential deletes its event log, so Leaf's log of
         the old credential is lost (`ReplaceResult.deleted.event_log_lost`); LeafDesk archives
         the events first. If the create fails after the delete, the user is left without a
-        credential and the error says so.
+        credential and the error states it.
         """
         deleted = await self.delete(user)
         try:
@@ -294,7 +294,7 @@ class ConnectService:
     def _expired(
         self, user_id: str, pending: PendingOneClick | None, user: LeafUser | None
     ) -> OneClickOutcome:
-        # The record stays so the state can say the one-click expired rather than "never tried".
+        # The record stays, so the state shows that the one-click expired rather than "never tried".
         self._save_row(user or self._cached_user(user_id), None, pending=pending)
         logger.info("One-click for Leaf user %s expired without a credential", user_id)
         return OneClickOutcome(

@@ -191,7 +191,9 @@ def test_bad_usage_exits_two(capsys):
 def test_piped_run_prints_no_progress(sandbox):
     environment = {**os.environ, "LEAFDESK_PASSWORD": DEMO.owner_password}
     finished = subprocess.run(
-        [sys.executable, "-m", "leafdesk.cli", *_status(sandbox.base_url, "--format", "csv")],
+        # The same entry point as the `leafdesk` console script, which hands `status` to the CLI.
+        [sys.executable, "-c", "import sys; from leafdesk.main import main; sys.exit(main())",
+         *_status(sandbox.base_url, "--format", "csv")],
         capture_output=True, text=True, env=environment, timeout=60,
     )
     assert finished.returncode == 1

@@ -69,7 +69,7 @@ async def test_cancel_midway_keeps_rows_and_client(sandbox, cache, monkeypatch):
     assert last is not None
     assert not last.complete
 
-    # The same client still answers a normal request after the cancel.
+    # The same client still completes a normal request after the cancel.
     users = await client.list_users()
     assert len(users) == 120
     await client.aclose()
