@@ -111,6 +111,9 @@ class SettingsStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return Settings()
+        except UnicodeDecodeError as error:
+            self._set_aside_unreadable(f"not UTF-8 text (byte {error.start})")
+            return Settings()
 
         try:
             document = json.loads(text)
@@ -118,7 +121,7 @@ class SettingsStore:
             self._set_aside_unreadable(f"not valid JSON ({error.msg} at line {error.lineno})")
             return Settings()
         if not isinstance(document, dict):
-            self._set_aside_unreadable("the file does not hold a JSON object")
+            self._set_aside_unreadable("the file does not contain a JSON object")
             return Settings()
 
         settings = _settings_from_document(document, self.problems)
@@ -152,6 +155,10 @@ class SettingsStore:
         # Keep the unreadable file beside the new one so the next save cannot destroy it.
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         aside = self.path.with_name(f"{self.path.name}.invalid-{stamp}")
+        counter = 1
+        while aside.exists():
+            counter += 1
+            aside = self.path.with_name(f"{self.path.name}.invalid-{stamp}-{counter}")
         try:
             os.replace(self.path, aside)
         except OSError as error:

@@ -244,10 +244,10 @@ def test_wrong_list_type_reported(tmp_path):
     assert [problem.key for problem in store.problems] == ["accounts", "presets"]
 
 
-@pytest.mark.parametrize("content", ["{not json", "[1, 2, 3]", ""])
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2, 3]", b"", b'{"concurrency": "\xff"}'])
 def test_unreadable_file_set_aside(tmp_path, content):
     store = SettingsStore(tmp_path / "settings.json")
-    store.path.write_text(content, encoding="utf-8")
+    store.path.write_bytes(content)
 
     settings = store.load()
 
@@ -256,8 +256,18 @@ def test_unreadable_file_set_aside(tmp_path, content):
     assert store.problems[0].key == "(file)"
     aside = [path for path in tmp_path.iterdir() if path.name.startswith("settings.json.invalid-")]
     assert len(aside) == 1
-    assert aside[0].read_text(encoding="utf-8") == content
+    assert aside[0].read_bytes() == content
     assert not store.path.exists()
+
+
+def test_unreadable_files_all_kept(tmp_path):
+    store = SettingsStore(tmp_path / "settings.json")
+    for content in ("{first", "{second", "{third"):
+        store.path.write_text(content, encoding="utf-8")
+        store.load()
+
+    kept = sorted(p.read_text(encoding="utf-8") for p in tmp_path.iterdir())
+    assert kept == ["{first", "{second", "{third"]
 
 
 def test_killed_writer_leaves_old_or_new(tmp_path):
