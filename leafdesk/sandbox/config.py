@@ -6,6 +6,7 @@ the Panorama partner logins (one per environment) that every sandbox knows from 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -42,6 +43,11 @@ class SandboxConfig:
     slow_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        for name in ("clock_speed", "latency_ms", "latency_jitter_ms", "fault_rate",
+                     "share_expiry_seconds", "slow_seconds", "rate_limit"):
+            value = getattr(self, name)
+            if value is not None and not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, not {value}")
         if self.users < 0:
             raise ValueError(f"users must be 0 or more, not {self.users}")
         if self.embed_credentials not in EMBED_MODES:

@@ -8,6 +8,7 @@ limits never apply here.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from starlette.requests import Request
@@ -27,6 +28,12 @@ def _state(request: Request) -> SandboxState:
     state: SandboxState = request.app.state.sandbox
     state.catch_up()
     return state
+
+
+def _is_number(value: object) -> bool:
+    """Return whether `value` is a finite JSON number (not a boolean, NaN or Infinity)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def _clock_json(state: SandboxState) -> dict[str, Any]:
@@ -98,7 +105,7 @@ async def advance_clock(request: Request) -> Response:
     state = _state(request)
     body = await read_json_object(request)
     seconds = body.get("seconds")
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+    if not _is_number(seconds) or seconds < 0:
         raise ProblemError(400, "Send {\"seconds\": N} with N a number of 0 or more.",
                            error_key="secondsInvalid")
     state.clock.advance(float(seconds))
@@ -118,7 +125,7 @@ async def set_faults(request: Request) -> Response:
 
     if "fault_rate" in body:
         rate = body["fault_rate"]
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+        if not _is_number(rate) or not 0 <= rate <= 1:
             errors.append("fault_rate must be a number from 0 to 1")
         else:
             updates["fault_rate"] = float(rate)
@@ -130,15 +137,14 @@ async def set_faults(request: Request) -> Response:
             updates["faults"] = tuple(kinds)
     if "rate_limit" in body:
         limit = body["rate_limit"]
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))
-                                  or limit <= 0):
+        if limit is not None and (not _is_number(limit) or limit <= 0):
             errors.append("rate_limit must be a number above 0, or null for no limit")
         else:
             updates["rate_limit"] = None if limit is None else float(limit)
     for name in ("latency_ms", "latency_jitter_ms", "slow_seconds"):
         if name in body:
             value = body[name]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if not _is_number(value) or value < 0:
                 errors.append(f"{name} must be a number of 0 or more")
             else:
                 updates[name] = float(value)

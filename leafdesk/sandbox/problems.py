@@ -111,6 +111,9 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise ProblemError(400, f"The request body is not valid JSON: {error}.",
                            error_key="bodyNotJson") from None
+    except RecursionError:
+        raise ProblemError(400, "The request body nests JSON too deeply.",
+                           error_key="bodyNotJson") from None
     if not isinstance(body, dict):
         raise ProblemError(400, "The request body must be a JSON object.",
                            error_key="bodyNotObject")

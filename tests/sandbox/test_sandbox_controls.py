@@ -95,6 +95,8 @@ async def test_clock_advance(client):
     assert response.json()["advancedSeconds"] == 7200
     for body in ({}, {"seconds": -1}, {"seconds": "10"}, {"seconds": True}):
         assert_problem(await client.post("/_sandbox/clock/advance", json=body), 400)
+    for raw in (b'{"seconds": NaN}', b'{"seconds": Infinity}'):
+        assert_problem(await client.post("/_sandbox/clock/advance", content=raw), 400)
 
 
 async def test_faults_partial_update(client):
@@ -114,3 +116,9 @@ async def test_faults_partial_update(client):
 ])
 async def test_faults_rejects_bad_values(client, body):
     assert_problem(await client.post("/_sandbox/faults", json=body), 400, "faultsInvalid")
+
+
+@pytest.mark.parametrize("raw", [b'{"latency_ms": NaN}', b'{"rate_limit": Infinity}',
+                                 b'{"fault_rate": NaN}'])
+async def test_faults_rejects_non_finite(client, raw):
+    assert_problem(await client.post("/_sandbox/faults", content=raw), 400, "faultsInvalid")

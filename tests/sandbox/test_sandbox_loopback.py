@@ -194,7 +194,8 @@ def test_command_port_in_use_is_one_sentence():
 
 def test_command_rejects_bad_options():
     for args in (["--faults", "500,boom"], ["--latency", "fast"], ["--rate-limit", "0/s"],
-                 ["--fault-rate", "2"], ["--embed-credentials", "some"]):
+                 ["--fault-rate", "2"], ["--embed-credentials", "some"],
+                 ["--clock-speed", "nan"], ["--users", "-3"]):
         result = subprocess.run([sys.executable, "-m", "leafdesk.sandbox.cli", *args],
                                 capture_output=True, text=True, timeout=30)
         assert result.returncode == 2, args

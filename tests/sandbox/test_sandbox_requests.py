@@ -26,6 +26,12 @@ async def test_bad_bodies_are_400(client, content, error_key):
         assert_problem(response, 400, error_key)
 
 
+async def test_deeply_nested_body_is_400(client):
+    response = await client.post(f"{API}/users", content=b"[" * 100_000 + b"]" * 100_000,
+                                 headers={"Content-Type": "application/json"})
+    assert_problem(response, 400, "bodyNotJson")
+
+
 async def test_body_over_1_mib_is_413(client):
     user = await unconnected_user(client)
     huge = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
