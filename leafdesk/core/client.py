@@ -323,6 +323,8 @@ class LeafClient:
         if external_id:
             filters.append(("externalId", external_id))
 
+        # A fixed order keeps pages from overlapping while they are read. NOTE: Leaf shows
+        # `createdDate` as a sort key only by example; a server that rejects it would return 400.
         seen: set[str] = set()
         async for reply, items, number in self._pages(
             f"{API}/users", filters, sort="createdDate,asc", page_size=page_size, action=action
