@@ -476,7 +476,12 @@ class Cache:
                 raise
 
     def _open(self) -> sqlite3.Connection:
+        is_new = not self.path.exists()
         db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        if is_new and os.name == "posix":
+            # Growers' names and e-mails are for this user only; SQLite gives the -wal and -shm
+            # files the same mode as the database file.
+            os.chmod(self.path, 0o600)
         try:
             # Checked before anything writes, so a newer LeafDesk's file stays byte for byte.
             self._check_version(db)

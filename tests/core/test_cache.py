@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import stat
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +32,19 @@ def test_new_file_uses_wal_and_current_schema(tmp_path):
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_new_file_private_to_user(tmp_path):
+    path = tmp_path / "private.sqlite3"
+
+    with Cache(path) as cache:
+        cache.save_rows([make_row(1)])
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+
+    assert modes == {
+        "private.sqlite3": 0o600, "private.sqlite3-wal": 0o600, "private.sqlite3-shm": 0o600,
+    }
 
 
 def test_rows_round_trip(cache):
