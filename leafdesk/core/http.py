@@ -293,11 +293,23 @@ def _status_is_retryable(status_code: int, repeatable: bool) -> bool:
 
 
 def normalise_base_url(base_url: str) -> str:
-    """Return the base URL without a trailing slash; raise ValueError unless it is http(s)."""
+    """Return the base URL without a trailing slash.
+
+    Raises `ValidationError` (field `base_url`) unless it is an http or https URL with a host.
+    """
     url = base_url.strip().rstrip("/")
-    parsed = httpx.URL(url)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ValueError(f"The Leaf base URL must start with http:// or https://, not {base_url!r}")
+    try:
+        parsed = httpx.URL(url)
+        valid = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except httpx.InvalidURL:
+        valid = False
+    if not valid:
+        problem = f"must start with http:// or https:// and name a host, not {base_url!r}"
+        raise ValidationError(
+            f"the Leaf address {problem}",
+            field_errors=[FieldError(field="base_url", message=problem)],
+            action="connect to Leaf",
+        )
     return url
 
 

@@ -18,7 +18,7 @@ import pytest_asyncio
 import trustme
 
 from leafdesk.core.client import LeafClient
-from leafdesk.core.errors import OfflineError, TlsError
+from leafdesk.core.errors import OfflineError, TlsError, ValidationError
 from leafdesk.core.http import RetryPolicy, classify_transport_error
 
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, max_total=2.0)
@@ -140,6 +140,15 @@ def test_read_timeout_may_have_been_sent():
     assert not failure.request_not_sent
 
 
-def test_base_url_must_be_http():
-    with pytest.raises(ValueError, match="http:// or https://"):
-        LeafClient("ftp://leaf.example", "owner", "pw")
+@pytest.mark.parametrize("base_url", ["ftp://leaf.example", "leaf.example", "https://", ""])
+def test_base_url_must_be_http(base_url):
+    with pytest.raises(ValidationError) as caught:
+        LeafClient(base_url, "owner", "pw")
+    error = caught.value
+    assert error.for_field("base_url").startswith("must start with http:// or https://")
+    assert error.sentence().startswith("Could not connect to Leaf: the Leaf address must start")
+
+
+def test_base_url_trailing_slash_dropped():
+    client = LeafClient("  https://api.withleaf.io/  ", "owner", "pw")
+    assert client.base_url == "https://api.withleaf.io"
