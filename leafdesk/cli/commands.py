@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import re
 import sys
 import time
@@ -157,7 +158,7 @@ async def _status(
             return EXIT_NOTHING_READ
         _note(_cache_age(cache))
 
-    print(format_users(rows, args.format))
+    _print(format_users(rows, args.format))
     if failed or any(needs_attention(row.state) for row in rows):
         return EXIT_NEEDS_ATTENTION
     return EXIT_ALL_CONNECTED
@@ -253,8 +254,8 @@ async def _events(args: argparse.Namespace, account: AccountChoice, cache: Cache
 
     if args.format == "table":
         email = f" <{user.email}>" if user.email else ""
-        print(f"Panorama credential events of {user.name or user.id}{email}, newest first:\n")
-    print(format_events(events, args.format))
+        _print(f"Panorama credential events of {user.name or user.id}{email}, newest first:\n")
+    _print(format_events(events, args.format))
     return EXIT_ALL_CONNECTED
 
 
@@ -301,6 +302,16 @@ def _pick(candidates: list[LeafUser], query: str) -> LeafUser:
     more = f" and {len(matches) - 10} more" if len(matches) > 10 else ""
     raise _UserNotFound(f"{len(matches)} Leaf users match {query!r}: {shown}{more}. "
                         "Give the id or the e-mail.")
+
+
+def _print(text: str) -> None:
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # The reader (such as `head`) left early; the exit status still reports the states.
+        # Pointing stdout at devnull keeps Python's final flush from raising again at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _note(text: str) -> None:

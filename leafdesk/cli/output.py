@@ -122,10 +122,9 @@ def _event_record(event: CredentialEvent) -> dict[str, Any]:
 
 def _state_counts(rows: Sequence[UserRow]) -> str:
     counts = Counter(row.state.state for row in rows)
-    parts = [f"{counts[state]} {label.lower()}" for state, label in STATE_LABELS.items()
-             if counts[state]]
+    parts = [f"{label} {counts[state]}" for state, label in STATE_LABELS.items() if counts[state]]
     noun = "user" if len(rows) == 1 else "users"
-    return f"{len(rows)} {noun}: " + ", ".join(parts) + "."
+    return f"{len(rows)} {noun}. " + ", ".join(parts) + "."
 
 
 def _csv(fields: Sequence[str], records: list[dict[str, Any]]) -> str:

@@ -60,7 +60,8 @@ def test_status_online_then_from_cache(sandbox, password, capsys):
     for name in names:
         assert name in printed.out
     assert "LAST CHECKED" in printed.out
-    assert f"{USERS} users:" in printed.out
+    assert f"{USERS} users. " in printed.out
+    assert "Not connected" in printed.out
     assert "offline cache" not in printed.err
 
     sandbox.stop()
@@ -123,7 +124,7 @@ def test_status_all_connected_exits_zero(sandbox, password, capsys):
             assert created.status_code == 201
 
     assert run(_status(sandbox.base_url)) == 0
-    assert f"{USERS} users: {USERS} connected." in capsys.readouterr().out
+    assert f"{USERS} users. Connected {USERS}." in capsys.readouterr().out
 
 
 def test_status_nothing_read_exits_two(unused_tcp_port, password, capsys):
@@ -144,7 +145,7 @@ def test_status_wrong_password_reads_cache(sandbox, password, capsys, monkeypatc
     assert code == 1
     assert "not accepted" in printed.err
     assert "not the password" not in printed.err + printed.out
-    assert f"{USERS} users:" in printed.out
+    assert f"{USERS} users. " in printed.out
 
 
 def test_saved_account_uses_keychain(sandbox, capsys, monkeypatch):
@@ -155,7 +156,7 @@ def test_saved_account_uses_keychain(sandbox, capsys, monkeypatch):
 
     assert run(["status", "--account", "Demo farm"]) == 1
     printed = capsys.readouterr()
-    assert f"{USERS} users:" in printed.out
+    assert f"{USERS} users. " in printed.out
     assert printed.err == ""
 
     # With one saved account, no option is needed.
