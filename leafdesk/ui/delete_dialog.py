@@ -1,7 +1,7 @@
 """The confirmation asked before a Leaf user's Panorama credential is deleted.
 
-The dialog only asks: it emits `confirmed` and the window runs the delete as a background
-operation, so the dialog never waits on Leaf.
+The dialog sends no request itself. It emits `confirmed`, and the window runs the delete as a
+background operation, so the dialog never waits on Leaf.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The event log of one Leaf user's Panorama credential: a filterable table and the selected event.
 
 Online, the events come from Leaf and are saved to the offline cache, which keeps them past Leaf's
-30 days; offline, they come from the cache with the time they were last fetched. Export writes
+30 days. Offline, they come from the cache, labelled with the time they were last fetched. Export writes
 the rows the filters let through to a CSV file as a background operation.
 """
 
@@ -58,7 +58,7 @@ def write_csv(path: Path, rows: list[EventRow]) -> int:
     """Write event rows to `path` as UTF-8 CSV and return how many were written.
 
     Only the decoded columns are written, never the raw headers or body, because a token
-    refresh answer carries live tokens. The file is written beside its final name first, so
+    refresh response carries live tokens. The file is written beside its final name first, so
     a failed export never leaves half a file under that name.
     """
     partial = path.with_name(path.name + ".partial")
@@ -285,7 +285,8 @@ class EventLogView(QWidget):
     # Online state and loading
 
     def set_online(self, online: bool) -> None:
-        """Follow the window: offline, events come from the cache and Reload says why it waits."""
+        """Follow the window's online state: offline, events come from the cache and Reload explains
+        why in its tooltip."""
         self.online = online
         self.reload_button.setToolTip(
             self.tr("Fetch this user's events from Leaf again") if online else
@@ -328,7 +329,7 @@ class EventLogView(QWidget):
     async def load_events(self, user: LeafUser) -> int:
         """Fetch, save and show `user`'s events; return how many are shown.
 
-        Online, Leaf's answer is saved to the cache and merged with the archive there. When
+        Online, Leaf's response is saved to the cache and merged with the archive there. When
         Leaf cannot be reached the cache alone is shown, marked with the time it is from.
         """
         self.errors.clear()
@@ -340,8 +341,8 @@ class EventLogView(QWidget):
                 # No credential at Leaf (or it was deleted): Leaf has no events, the archive may.
                 fetched = []
             except LeafError as error:
-                # Offline or failing, Leaf's answer is missing but the archive is still worth
-                # showing, under the error that says why it is all there is.
+                # Without Leaf's events the archive is still worth showing, under the error that
+                # explains why it is all there is.
                 log.info("Could not load the events of Leaf user %s from Leaf; using the cache: "
                          "%s", user.id, error)
                 error.about(action=self.tr("load the event log"))

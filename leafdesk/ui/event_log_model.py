@@ -1,6 +1,6 @@
 """The event log's table model and filter proxy, and event bodies pretty-printed with secrets masked.
 
-`EventLogModel` holds one Leaf user's credential events, each decoded once by
+`EventLogModel` contains one Leaf user's credential events, each decoded once by
 `core.events.describe_event`. `EventFilterProxy` filters them by outcome, free text and a date
 range. Rows from the local archive (older than Leaf keeps, or no longer at Leaf) are marked.
 """
@@ -40,7 +40,7 @@ def _tr(text: str) -> str:
 def pretty(value: Any, raw: str | None) -> str:
     """Return decoded JSON indented, or the raw text, with secrets masked; '' when there is none.
 
-    Panorama's token answers carry live tokens, so everything passes `redact_secrets` first.
+    Panorama's token responses carry live tokens, so everything passes `redact_secrets` first.
     """
     if value is None and not raw:
         return ""
@@ -99,8 +99,8 @@ def build_rows(
 ) -> list[EventRow]:
     """Decode events into rows, newest first, marking those only the local archive still has.
 
-    `at_leaf` holds the ids Leaf returned in the latest answer, or None when LeafDesk could not
-    ask (offline): then only an event older than Leaf's 30 days counts as archived.
+    `at_leaf` contains the ids in Leaf's latest response, or is None when LeafDesk could not
+    fetch them. Then only an event older than Leaf's 30 days counts as archived.
     """
     now = now or datetime.now(timezone.utc)
     cutoff = now - LEAF_RETENTION

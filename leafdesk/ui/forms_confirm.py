@@ -1,7 +1,7 @@
 """The warning and typed-name check shown before a Panorama credential is deleted or replaced.
 
-Deleting a credential at Leaf also deletes its event log. On a PRODUCTION credential (or one whose
-environment LeafDesk does not know) the operator must type the Leaf user's name; on STAGE a plain
+Deleting a credential at Leaf also deletes its event log. On a PRODUCTION credential, or one whose
+environment LeafDesk does not know, the operator must type the Leaf user's name. On STAGE a plain
 confirmation is enough. The delete dialog and the manual form's Replace both use this widget.
 """
 
@@ -92,7 +92,7 @@ class RemovalConfirmation(QWidget):
             layout.addWidget(self.name_edit)
 
     def is_satisfied(self) -> bool:
-        """Return whether the operator has done what the confirmation asks."""
+        """Return whether the operator has typed the name, or no name is required."""
         if self.name_edit is None:
             return True
         # Exact after trimming: a near miss means the operator may be looking at another row.

@@ -1,7 +1,7 @@
 """A chooser of partner app presets from the settings, used to fill a connect form's login fields.
 
-A preset holds the partner's client id, username, `sharingUrlId` and environment; its password
-lives in the keychain under the secret kind "partner-password", keyed by the preset's name.
+A preset contains the partner's client id, username, `sharingUrlId` and environment. Its password
+is in the keychain under the secret kind "partner-password", keyed by the preset's name.
 """
 
 from __future__ import annotations

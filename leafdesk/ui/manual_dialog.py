@@ -244,7 +244,7 @@ class ManualDialog(QDialog):
 
     def reject(self) -> None:
         # A replace cut short between its delete and its create would leave the grower with no
-        # credential at all, so Cancel and Escape wait until Leaf has answered.
+        # credential at all, so Cancel and Escape do nothing until Leaf has responded.
         if self.tasks.busy:
             return
         super().reject()

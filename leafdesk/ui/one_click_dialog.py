@@ -50,7 +50,7 @@ from leafdesk.ui.forms_tasks import FormTasks
 
 log = logging.getLogger(__name__)
 
-# How the waiting page ends; the `outcome` signal carries one of these. There is no "declined":
+# Endings of the waiting page, as the `outcome` signal sends them. There is no "declined" because
 # Leaf never reports a declined share, which therefore ends as EXPIRED.
 CONNECTED = "connected"
 EXPIRED = "expired"
@@ -132,7 +132,7 @@ class OneClickDialog(QDialog):
         self._show_page(0)
 
     def _show_page(self, index: int) -> None:
-        # A stacked widget is as tall as its tallest page; ignoring the hidden page's size lets
+        # A stacked widget is as tall as its tallest page. Ignoring the hidden page's size lets
         # the dialog fit the page shown instead of leaving a blank band under the short one.
         for number in range(self.pages.count()):
             policy = (QSizePolicy.Policy.Preferred if number == index
@@ -463,8 +463,8 @@ class OneClickDialog(QDialog):
     def stop_waiting(self) -> None:
         """Stop polling Leaf; the share page itself stays valid until it expires.
 
-        The connect service sees the stop at its next wait between polls and ends the wait as
-        cancelled, which `_on_wait_finished` then shows.
+        The connect service checks the stop event between polls and then returns a cancelled
+        outcome, which `_on_wait_finished` shows.
         """
         if self._wait_task is None or self._wait_task.done() or self._stop_waiting is None:
             return
@@ -491,7 +491,9 @@ class OneClickDialog(QDialog):
     def copy_url(self) -> None:
         QGuiApplication.clipboard().setText(self.url_edit.text())
         self.copy_button.setText(self.tr("Copied"))
-        QTimer.singleShot(1500, lambda: self.copy_button.setText(self.tr("&Copy link")))
+        # The button is the timer's context, so a dialog closed within the delay is left alone.
+        QTimer.singleShot(1500, self.copy_button,
+                          lambda: self.copy_button.setText(self.tr("&Copy link")))
 
     def open_url(self) -> None:
         if not QDesktopServices.openUrl(QUrl(self.url_edit.text())):

@@ -1,7 +1,7 @@
 """The event log view against a loopback sandbox: loading, offline, archive, selection, CSV export.
 
 Work that talks to Leaf runs inside `run_async` and is awaited to its end before the test goes
-on, because qasync steps pending callbacks whenever Qt processes events, even with the loop
+on, because qasync runs pending callbacks whenever Qt processes events, even with the loop
 stopped.
 """
 

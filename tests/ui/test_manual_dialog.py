@@ -1,7 +1,7 @@
 """The manual credential form against a loopback sandbox: field checks, create and replace.
 
 Scenarios that talk to Leaf run as one coroutine and end only when the form's tasks have ended,
-because qasync steps pending callbacks whenever Qt processes events, even with the loop stopped.
+because qasync runs pending callbacks whenever Qt processes events, even with the loop stopped.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The one-click form against a loopback sandbox: approved, declined, expired, cancelled, errors.
 
 Each scenario runs as one coroutine on the shared loop and ends only when the dialog's tasks
-have ended: qasync steps pending callbacks whenever Qt processes events, even after the loop
-stopped, and an HTTP request stepped with no running loop fails inside anyio.
+have ended. qasync runs pending callbacks whenever Qt processes events, even after the loop has
+stopped, and an HTTP request resumed with no running loop fails inside anyio.
 """
 
 from __future__ import annotations
