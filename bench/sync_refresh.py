@@ -33,7 +33,8 @@ async def refresh(base_url: str, users: int, concurrency: int) -> tuple[float, i
         cpu_started = time.process_time()
         result = await SyncService(client, cache, concurrency=concurrency).refresh_all()
         elapsed = time.perf_counter() - started
-        print(f"  refresh {elapsed:.2f} s, client CPU {time.process_time() - cpu_started:.2f} s")
+        print(f"  refresh run: {elapsed:.2f} s, client process CPU "
+              f"{time.process_time() - cpu_started:.2f} s")
         cache.close()
     await client.aclose()
     if not result.complete or result.failed or result.total != users:

@@ -2,8 +2,9 @@
 
 Leaf's events carry no type or message: only an HTTP status code, headers and a body from the
 exchange with Panorama (whose sign-in runs on AWS Cognito). `describe_event` reads the meaning out
-of those and never raises, whatever Leaf logged. `redact_secrets` masks tokens in a decoded body
-or headers before they are shown or stored.
+of those and catches every exception, whatever Leaf logged. `redact_secrets` masks tokens in a
+decoded body or headers before they are shown or stored. That Leaf logs Cognito's error bodies
+as they came is LeafDesk's reading (the sandbox does so); Leaf does not document it.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ ACTOR_LABELS: dict[Actor, str] = {
     Actor.STAFF: "Staff",
 }
 
+# The four values an earlier revision of Leaf's docs listed; the current docs show only OK.
 _BY_STATUS: dict[str, tuple[ConnectionState, Actor, str, str]] = {
     CredentialStatus.OK: (
         ConnectionState.CONNECTED,

@@ -249,6 +249,9 @@ class _Run:
 
     async def list_users(self, queue: asyncio.Queue[LeafUser | None], workers: int) -> None:
         try:
+            # TODO: pages are read one after another because the client's page iterator is
+            # sequential; once X-Total-Count is known the rest could be read concurrently, which
+            # would save about one latency per page on large accounts.
             async for page in self.client.iter_user_pages():
                 self.listed += len(page)
                 # Leaf's X-Total-Count, when sent, gives the full total from the first page on.
@@ -285,6 +288,8 @@ class _Run:
                 self.limit.succeeded()
                 credential = await self.read_credential(user_id)
             except LeafError as error:
+                # TODO: a user Leaf no longer has (NotFoundError) stays in the cache until the
+                # next full refresh, because the cache has no call to drop one user.
                 self.fail(self.cached_user(user_id), error)
                 continue
             self.add(self.row_from_credential(user, credential))
@@ -396,6 +401,8 @@ class _Run:
         if complete and record and self.listing_finished:
             # Only a full listing shows which users are gone from Leaf. Users whose own request
             # failed are still there, so their cached rows stay.
+            # TODO: this writes every row a second time (batches wrote them already) because
+            # the cache offers no call that only drops the users missing from a list.
             self.cache.replace_users(rows + fallbacks, finished_at)
         rows.extend(fallbacks)
 
