@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, QItemSelection, Qt, Signal
-from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -163,9 +163,9 @@ class EventLogView(QWidget):
         self.search_edit.textChanged.connect(self.proxy.set_text)
 
         today = QDate.currentDate()
-        self.from_check = QCheckBox(self.tr("&From"), self)
+        self.from_check = QCheckBox(self.tr("Fro&m"), self)
         self.from_date = QDateEdit(today.addDays(-30), self)
-        self.to_check = QCheckBox(self.tr("&To"), self)
+        self.to_check = QCheckBox(self.tr("T&o"), self)
         self.to_date = QDateEdit(today, self)
         for check, edit, name in ((self.from_check, self.from_date, self.tr("First day shown")),
                                   (self.to_check, self.to_date, self.tr("Last day shown"))):
@@ -177,13 +177,15 @@ class EventLogView(QWidget):
             check.toggled.connect(self._apply_dates)
             edit.dateChanged.connect(self._apply_dates)
 
-        self.reload_button = QPushButton(self.tr("&Reload"), self)
+        self.reload_button = QPushButton(self.tr("Re&load"), self)
         self.reload_button.setToolTip(self.tr("Fetch this user's events from Leaf again"))
         self.reload_button.clicked.connect(self.reload)
         self.export_button = QPushButton(self.tr("E&xport CSV…"), self)
         self.export_button.setToolTip(self.tr("Save the events shown to a CSV file"))
         self.export_button.clicked.connect(self.choose_export_file)
 
+        # Mnemonics avoid the main window's menus (File, View, User) and buttons, because the
+        # view is embedded there and a shared Alt key would be ambiguous.
         self.filter_row = QHBoxLayout()
         self.filter_row.addWidget(self.outcome_combo)
         self.filter_row.addWidget(self.search_edit, 1)
@@ -194,9 +196,6 @@ class EventLogView(QWidget):
         self.filter_row.addWidget(self.reload_button)
         self.filter_row.addWidget(self.export_button)
 
-        find = QShortcut(QKeySequence.StandardKey.Find, self)
-        find.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        find.activated.connect(lambda: self.search_edit.setFocus(Qt.FocusReason.ShortcutFocusReason))
 
     def _build_table(self) -> None:
         self.table = QTableView(self)

@@ -104,3 +104,33 @@ def test_delete_dialog_screens(open_dialog, qtbot, artifact_dir):
         path = artifact_dir / f"delete_dialog_{environment.lower()}.png"
         assert dialog.grab().save(str(path))
         assert path.stat().st_size > 0
+
+
+def test_dark_palette_screen(qtbot, qapp, artifact_dir):
+    from PySide6.QtGui import QColor, QPalette
+
+    from leafdesk.ui.forms_fields import is_dark
+
+    original = qapp.palette()
+    dark = QPalette(original)
+    for role, colour in ((QPalette.ColorRole.Window, "#2b2b2b"),
+                         (QPalette.ColorRole.WindowText, "#e8e8e8"),
+                         (QPalette.ColorRole.Base, "#1e1e1e"),
+                         (QPalette.ColorRole.Text, "#e8e8e8"),
+                         (QPalette.ColorRole.Button, "#3a3a3a"),
+                         (QPalette.ColorRole.ButtonText, "#e8e8e8")):
+        dark.setColor(role, QColor(colour))
+    for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Text,
+                 QPalette.ColorRole.WindowText):
+        dark.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7a7a"))
+    qapp.setPalette(dark)
+    try:
+        dialog = DeleteDialog(None, USER, _credential("PRODUCTION"))
+        qtbot.addWidget(dialog)
+        dialog.open()
+        assert is_dark(dialog.palette())
+        # The warning's amber must be the light variant on a dark window.
+        assert "#ffd180" in dialog.confirmation.warning.styleSheet()
+        assert dialog.grab().save(str(artifact_dir / "delete_dialog_dark.png"))
+    finally:
+        qapp.setPalette(original)

@@ -11,7 +11,7 @@ import csv
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from leafdesk.core.model import CredentialEvent
 from leafdesk.ui.event_log import CSV_HEADER, EventLogView
@@ -249,3 +249,22 @@ def test_starting_offline_uses_last_sync_time(qtbot, app_context, connected_user
     assert app_context.client.requests_sent == sent
     assert _shown_ids(view) == ["kept-offline"]
     assert "as of the last sync at" in view.source_label.text()
+
+
+def test_export_through_file_dialog(view, run_async, tmp_path):
+    _load(view, run_async)
+    view.choose_export_file()
+    dialog = view.findChild(QFileDialog)
+    assert dialog is not None
+    assert dialog.isVisible()
+    assert dialog.acceptMode() == QFileDialog.AcceptMode.AcceptSave
+
+    path = tmp_path / "chosen.csv"
+    dialog.selectFile(str(path))
+    dialog.accept()
+    operation = view.export_operation
+    assert operation is not None
+    run_async(operation.wait())
+    assert operation.state is OperationState.SUCCEEDED
+    with path.open(newline="", encoding="utf-8") as handle:
+        assert len(list(csv.reader(handle))) == view.proxy.rowCount() + 1
