@@ -1,9 +1,10 @@
 """The offline cache: one SQLite file per Leaf account and base URL, read when Leaf cannot be.
 
-It stores the users table as last synced, every change of connection state with its time, every
-credential event ever fetched (kept past Leaf's 30 days, deduplicated by id), the one-clicks
-LeafDesk started, and when each sync ran. It never holds a password or a token: users carry none,
-and event headers, bodies and sign-in URLs are masked before they are stored.
+It stores the users table as last synced, each credential's non-secret fields, every change of
+connection state with its time, every credential event ever fetched (kept past Leaf's 30 days,
+deduplicated by id), the one-clicks LeafDesk started, and when each sync ran. It never stores a
+password or a token. Users and credentials are stored without them, and event headers, bodies
+and sign-in URLs are masked before they are written.
 
 SQLite runs in WAL mode with one writer: every statement goes through one connection guarded by a
 lock, and each write is one short transaction, so a process killed mid-sync leaves the last
@@ -33,6 +34,7 @@ from leafdesk.core.model import (
     CredentialEvent,
     CredentialSummary,
     LeafUser,
+    PanoramaCredential,
     PendingOneClick,
     StateView,
     UserRow,
@@ -115,6 +117,26 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX state_history_by_user ON state_history (user_id, seq)",
         "CREATE INDEX events_by_user ON events (user_id, created_date)",
+    ),
+    # 3: each credential's non-secret fields, so the details panel can show them offline. The
+    # summary already in the users table seeds it; client id and username come with the next read.
+    (
+        """CREATE TABLE credentials (
+            user_id TEXT PRIMARY KEY,
+            id TEXT NOT NULL,
+            status TEXT,
+            created_time TEXT,
+            client_id TEXT,
+            username TEXT,
+            organization_code TEXT,
+            client_environment TEXT,
+            read_at TEXT NOT NULL
+        )""",
+        """INSERT INTO credentials (user_id, id, status, created_time, organization_code,
+                client_environment, read_at)
+            SELECT id, credential_id, credential_status, credential_created, organization_code,
+                client_environment, COALESCE(checked_at, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+            FROM users WHERE credential_id IS NOT NULL""",
     ),
 )
 
@@ -234,7 +256,7 @@ class Cache:
             self._upsert_rows(db, rows, current, synced_at, seen)
 
             gone = [(user_id,) for user_id in current.keys() - seen]
-            for table in ("users", "state_history", "events", "pending_one_clicks"):
+            for table in ("users", "state_history", "events", "pending_one_clicks", "credentials"):
                 column = "id" if table == "users" else "user_id"
                 db.executemany(f"DELETE FROM {table} WHERE {column} = ?", gone)
         log.info("Cache %s: stored %d users from a full sync, dropped %d", self.path.name,
@@ -285,6 +307,50 @@ class Cache:
                 )
                 for state, raw_status, changed_at, previous in cursor
             ]
+
+    # -- credentials -------------------------------------------------------------------------
+
+    def save_credential(self, credential: PanoramaCredential) -> None:
+        """Store a credential's non-secret fields as read from Leaf; its tokens are never stored."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO credentials (user_id, id, status, created_time, client_id, "
+                "username, organization_code, client_environment, read_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    credential.leaf_user_id, credential.id, credential.status,
+                    _datetime_to_text(credential.created_time), credential.client_id,
+                    credential.username, credential.organization_code,
+                    credential.client_environment, _datetime_to_text(datetime.now(UTC)),
+                ),
+            )
+
+    def load_credential(self, user_id: str) -> PanoramaCredential | None:
+        """Return the user's credential as last stored, with empty tokens, or None."""
+        with self._lock:
+            record = self._connection().execute(
+                "SELECT id, status, created_time, client_id, username, organization_code, "
+                "client_environment FROM credentials WHERE user_id = ?",
+                (user_id,),
+            ).fetchone()
+        if record is None:
+            return None
+        credential_id, status, created_time, client_id, username, organization, environment = record
+        return PanoramaCredential(
+            id=credential_id,
+            leaf_user_id=user_id,
+            status=status or "",
+            created_time=_datetime_from_text(created_time),
+            client_id=client_id,
+            username=username,
+            organization_code=organization,
+            client_environment=environment,
+        )
+
+    def delete_credential(self, user_id: str) -> None:
+        """Forget the user's stored credential, as after deleting it in Leaf."""
+        with self._write() as db:
+            db.execute("DELETE FROM credentials WHERE user_id = ?", (user_id,))
 
     # -- credential events -------------------------------------------------------------------
 
@@ -573,10 +639,13 @@ class Cache:
         batch: list[tuple[Any, ...]] = []
         changes: list[tuple[Any, ...]] = []
 
+        credential_ids: list[tuple[str, str | None]] = []
+
         for row in rows:
             user_id = row.user.id
             seen.add(user_id)
             batch.append(_row_params(row))
+            credential_ids.append((user_id, row.user.panorama.id if row.user.panorama else None))
 
             new_state = (row.state.state.value, row.state.raw_status)
             old_state = current.get(user_id)
@@ -593,6 +662,10 @@ class Cache:
                 batch.clear()
 
         db.executemany(_INSERT_USER, batch)
+        # A stored credential goes once a row shows another one, or none.
+        db.executemany(
+            "DELETE FROM credentials WHERE user_id = ? AND id IS NOT ?", credential_ids
+        )
         db.executemany(
             "INSERT INTO state_history (user_id, state, raw_status, changed_at, previous_state) "
             "VALUES (?, ?, ?, ?, ?)",

@@ -14,7 +14,13 @@ import pytest
 from test_cache_support import BASE_TIME, make_event, make_row
 
 from leafdesk.core.cache import SCHEMA_VERSION, Cache, CacheError, StateChange, SyncRecord
-from leafdesk.core.model import ConnectionState, PendingOneClick
+from leafdesk.core.model import (
+    ConnectionState,
+    CredentialSummary,
+    PanoramaCredential,
+    PendingOneClick,
+    Secret,
+)
 
 
 @pytest.fixture
@@ -183,6 +189,60 @@ def test_history_time_falls_back_to_sync(cache):
     cache.replace_users([unchecked], synced)
 
     assert cache.state_history("user-000001")[0].changed_at == synced
+
+
+def make_credential(user_id: str, credential_id: str = "cred-x") -> PanoramaCredential:
+    return PanoramaCredential(
+        id=credential_id,
+        leaf_user_id=user_id,
+        status="OK",
+        created_time=BASE_TIME,
+        client_id="client-1",
+        username="partner@agpartner.test",
+        organization_code="ORG-9",
+        client_environment="STAGE",
+        access_token=Secret("access-token-never-stored-1"),
+        refresh_token=Secret("refresh-token-never-stored-2"),
+    )
+
+
+def test_credential_fields_without_tokens(cache, tmp_path):
+    stored = make_credential("user-000001")
+
+    cache.save_credential(stored)
+    loaded = cache.load_credential("user-000001")
+
+    assert loaded == replace(stored, access_token=Secret(""), refresh_token=Secret(""))
+    assert cache.load_credential("user-000002") is None
+    cache.close()
+    written = b"".join(path.read_bytes() for path in tmp_path.iterdir() if path.is_file())
+    assert b"access-token-never-stored-1" not in written
+    assert b"refresh-token-never-stored-2" not in written
+
+
+def test_credential_dropped_when_rows_change(cache):
+    cache.replace_users([make_row(1), make_row(2), make_row(3), make_row(4)], BASE_TIME)
+    for index in (1, 2, 3, 4):
+        cache.save_credential(make_credential(f"user-{index:06d}", f"cred-{index:06d}"))
+
+    replaced = replace(make_row(2), user=replace(
+        make_row(2).user, panorama=CredentialSummary(id="cred-new", status="OK")))
+    cache.save_rows([make_row(1), replaced, make_row(3, None)])
+    cache.replace_users([make_row(1), replaced, make_row(3, None)], BASE_TIME)
+
+    assert cache.load_credential("user-000001").id == "cred-000001"
+    assert cache.load_credential("user-000002") is None
+    assert cache.load_credential("user-000003") is None
+    assert cache.load_credential("user-000004") is None
+
+
+def test_credential_deleted(cache):
+    cache.save_credential(make_credential("user-000001"))
+
+    cache.delete_credential("user-000001")
+    cache.delete_credential("user-000001")
+
+    assert cache.load_credential("user-000001") is None
 
 
 def test_events_deduplicated_newest_first(cache):

@@ -71,6 +71,7 @@ def test_schema_1_file_migrated(tmp_path, caplog):
         history = cache.state_history("u1")
         events = cache.load_events("u1")
         last = cache.last_sync()
+        credential = cache.load_credential("u1")
 
     assert [row.user.name for row in rows] == ["Old Grower"]
     assert rows[0].state.state is ConnectionState.CONNECTED
@@ -80,6 +81,11 @@ def test_schema_1_file_migrated(tmp_path, caplog):
     ]
     assert events[0].body == {"__type": "NotAuthorizedException"}
     assert last.total == 1
+    assert credential.id == "c1"
+    assert credential.status == "OK"
+    assert credential.organization_code == "ORG-1"
+    assert credential.client_environment == "PRODUCTION"
+    assert credential.client_id is None
     assert f"Migrated cache {path} to schema {SCHEMA_VERSION}" in caplog.text
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
