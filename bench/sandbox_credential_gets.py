@@ -72,7 +72,7 @@ async def user_ids(host: str, port: int, token: str) -> list[str]:
     reader, writer = await asyncio.open_connection(host, port)
     raw = (f"GET /services/usermanagement/api/users?size=100 HTTP/1.1\r\nHost: {host}\r\n"
            f"Authorization: Bearer {token}\r\n\r\n").encode()
-    status, answer = await request(reader, writer, raw)
+    _, answer = await request(reader, writer, raw)
     writer.close()
     return [user["id"] for user in json.loads(answer) if "panoramaCredentials" in user]
 

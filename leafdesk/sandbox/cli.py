@@ -28,7 +28,7 @@ def _latency(text: str) -> tuple[float, float]:
 
 
 def _rate(text: str) -> float:
-    number = text[:-2] if text.endswith("/s") else text
+    number = text.removesuffix("/s")
     try:
         value = float(number)
     except ValueError:

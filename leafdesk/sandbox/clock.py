@@ -8,7 +8,7 @@ times a speed factor and can be moved forward by hand.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # Leaf mixes three date forms; the sandbox sends all three so that clients meet each of them.
 DATE_MILLIS_Z = 0  # 2024-05-01T12:00:00.123Z
@@ -49,7 +49,7 @@ class SandboxClock:
 
 def format_date(timestamp: float, form: int = DATE_MICROS_Z) -> str:
     """Format a timestamp in one of Leaf's three date forms."""
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S.%f")
     if form == DATE_MILLIS_Z:
         return text[:-3] + "Z"

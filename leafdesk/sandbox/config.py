@@ -7,10 +7,10 @@ the Panorama partner logins (one per environment) that every sandbox knows from 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 ENVIRONMENTS = ("STAGE", "PRODUCTION")
 FAULT_KINDS = ("500", "503", "reset", "malformed", "slow")

@@ -13,7 +13,8 @@ import json
 import logging
 import math
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from .problems import problem_body
 from .state import SandboxState
@@ -140,13 +141,13 @@ class Gate:
                 await self._inject(fault, scope, send)
                 return
 
-        if path != SIGN_IN_PATH and path.startswith("/services/"):
-            if not self._authorized(scope):
-                await _send_json(send, 401, problem_body(
-                    401, "Full authentication is required: send a valid, unexpired bearer "
-                    "token from /api/authenticate.", path, title="Unauthorized"),
-                    "application/problem+json", {"WWW-Authenticate": "Bearer"})
-                return
+        needs_token = path != SIGN_IN_PATH and path.startswith("/services/")
+        if needs_token and not self._authorized(scope):
+            await _send_json(send, 401, problem_body(
+                401, "Full authentication is required: send a valid, unexpired bearer "
+                "token from /api/authenticate.", path, title="Unauthorized"),
+                "application/problem+json", {"WWW-Authenticate": "Bearer"})
+            return
         await self.app(scope, receive, send)
 
     def _authorized(self, scope: Scope) -> bool:

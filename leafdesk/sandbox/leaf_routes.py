@@ -15,12 +15,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from .config import DEMO, ENVIRONMENTS
+from .events import new_id
 from .paging import PageRequest, page_headers, parse_page_request
 from .problems import BodyChecker, ProblemError, check_uuid, read_json_object
 from .render import app_key_json, credential_json, event_json, user_json
 from .state import SandboxState
-from .store import USER_SORTS, AppKey, User, hash_password
-from .events import new_id
+from .store import USER_SORTS, AppKey, User, hash_password, slice_page
 
 log = logging.getLogger(__name__)
 
@@ -238,20 +238,13 @@ async def list_events(request: Request) -> Response:
     total = len(events)
     if prop == "createdDate" and len(paging.sorts) == 1:
         # Events are kept in time order, so a page is a slice from either end.
-        if descending:
-            end = total - paging.page * paging.size
-            chunk = events[max(0, end - paging.size):end] if end > 0 else []
-            chunk.reverse()
-        else:
-            start = paging.page * paging.size
-            chunk = events[start:start + paging.size]
+        chunk = slice_page(events, descending, paging.page, paging.size)
     else:
         ordered = list(events)
         for sort_prop, sort_desc in reversed(paging.sorts):
             ordered.sort(key=lambda e, p=sort_prop: e.created if p == "createdDate" else e.id,
                          reverse=sort_desc)
-        start = paging.page * paging.size
-        chunk = ordered[start:start + paging.size]
+        chunk = slice_page(ordered, False, paging.page, paging.size)
     return JSONResponse([event_json(event) for event in chunk],
                         headers=page_headers(request, paging, total))
 

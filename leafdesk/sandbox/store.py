@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import random
 import secrets
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 EVENT_RETENTION_SECONDS = 30 * 24 * 3600
 
@@ -281,22 +281,11 @@ class Store:
 
     def _page_from_index(self, prop: str, descending: bool, page: int, size: int) -> UserPage:
         if prop == "id":
-            index: list = self._by_id
-            ids = None
+            ids = slice_page(self._by_id, descending, page, size)
         else:
             index = self._by_name if prop == "name" else self._by_created
-            ids = True
-        total = len(index)
-        if descending:
-            end = total - page * size
-            start = max(0, end - size)
-            chunk = index[start:end] if end > 0 else []
-            chunk.reverse()
-        else:
-            start = page * size
-            chunk = index[start:start + size]
-        keys = [entry[1] for entry in chunk] if ids else chunk
-        return UserPage(total, [self.users[key] for key in keys])
+            ids = [entry[1] for entry in slice_page(index, descending, page, size)]
+        return UserPage(len(self._by_id), [self.users[user_id] for user_id in ids])
 
     def _filter(self, name: str | None, email: str | None,
                 external_id: str | None) -> list[User]:
@@ -365,6 +354,19 @@ class Store:
         for share_id in [s.id for s in self.shares.values()
                          if (s.answered or s.expires) < horizon]:
             del self.shares[share_id]
+
+
+def slice_page(ordered: list, descending: bool, page: int, size: int) -> list:
+    """Cut one page out of a sorted list, read from the end when descending."""
+    if not descending:
+        start = page * size
+        return ordered[start:start + size]
+    end = len(ordered) - page * size
+    if end <= 0:
+        return []
+    chunk = ordered[max(0, end - size):end]
+    chunk.reverse()
+    return chunk
 
 
 def _remove_sorted(index: list, item: object) -> None:

@@ -3,14 +3,14 @@ a signed-in client for it. Loopback tests start their own servers."""
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import pytest_asyncio
+from sandbox_helpers import sign_in
 
 from leafdesk.sandbox import SandboxConfig, create_app
-from sandbox_helpers import sign_in
 
 
 @pytest.fixture

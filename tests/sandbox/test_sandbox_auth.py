@@ -7,10 +7,9 @@ import json
 
 import httpx
 import pytest
+from sandbox_helpers import API, assert_problem, sign_in
 
 from leafdesk.sandbox import DEMO
-
-from sandbox_helpers import API, assert_problem, sign_in
 
 pytestmark = pytest.mark.asyncio
 
@@ -108,7 +107,7 @@ async def test_malformed_token_is_401(anonymous, header):
 async def test_forged_token_is_401(anonymous):
     async with anonymous:
         token = await sign_in(anonymous)
-        header, payload, signature = token.split(".")
+        header, _, signature = token.split(".")
         claims = claims_of(token)
         claims["exp"] += 10**6
         forged_payload = base64.urlsafe_b64encode(

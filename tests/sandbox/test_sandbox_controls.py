@@ -5,9 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
-from sandbox_helpers import (API, all_users, assert_problem, connected_user, one_click_body,
-                             unconnected_user)
+from sandbox_helpers import (
+    API,
+    all_users,
+    assert_problem,
+    connected_user,
+    one_click_body,
+    unconnected_user,
+)
 
 pytestmark = pytest.mark.asyncio
 

@@ -7,9 +7,14 @@ import re
 import uuid
 
 import pytest
-
-from sandbox_helpers import (API, all_users, assert_problem, connected_user, manual_body,
-                             unconnected_user)
+from sandbox_helpers import (
+    API,
+    all_users,
+    assert_problem,
+    connected_user,
+    manual_body,
+    unconnected_user,
+)
 
 pytestmark = pytest.mark.asyncio
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
 import pytest
+from sandbox_helpers import API, assert_problem, one_click_body, sign_in, unconnected_user
 
 from leafdesk.sandbox import SandboxConfig, create_app
-from sandbox_helpers import API, assert_problem, one_click_body, sign_in, unconnected_user
 
 pytestmark = pytest.mark.asyncio
 
@@ -117,7 +118,7 @@ async def test_rate_limit_refills(client):
     await client.post("/_sandbox/faults", json={"rate_limit": 20})
     for _ in range(25):
         await client.get(f"{API}/users", params={"size": 1})
-    time.sleep(0.2)
+    await asyncio.sleep(0.2)
     assert (await client.get(f"{API}/users", params={"size": 1})).status_code == 200
 
 

@@ -8,9 +8,9 @@ import json
 import httpx
 import pytest
 import pytest_asyncio
+from sandbox_helpers import API, connected_user, sign_in
 
 from leafdesk.sandbox import SandboxConfig, create_app
-from sandbox_helpers import API, connected_user, sign_in
 
 pytestmark = pytest.mark.asyncio
 

@@ -9,13 +9,13 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import httpx
 import pytest
+from sandbox_helpers import API, one_click_body
 
 from leafdesk.sandbox import DEMO, SandboxConfig, start_background_server
-from sandbox_helpers import API, one_click_body
 
 pytestmark = pytest.mark.loopback
 
@@ -183,7 +183,7 @@ def test_command_port_in_use_is_one_sentence():
     try:
         result = subprocess.run(
             [sys.executable, "-m", "leafdesk.sandbox.cli", "--port", str(port), "--users", "1"],
-            capture_output=True, text=True, timeout=30)
+            capture_output=True, text=True, timeout=30, check=False)
     finally:
         taken.close()
     assert result.returncode == 1
@@ -197,14 +197,14 @@ def test_command_rejects_bad_options():
                  ["--fault-rate", "2"], ["--embed-credentials", "some"],
                  ["--clock-speed", "nan"], ["--users", "-3"]):
         result = subprocess.run([sys.executable, "-m", "leafdesk.sandbox.cli", *args],
-                                capture_output=True, text=True, timeout=30)
+                                capture_output=True, text=True, timeout=30, check=False)
         assert result.returncode == 2, args
         assert "Traceback" not in result.stderr
 
 
 def test_command_help_lists_options():
     result = subprocess.run([sys.executable, "-m", "leafdesk.sandbox.cli", "--help"],
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0
     for option in ("--host", "--port", "--users", "--seed", "--state", "--latency",
                    "--rate-limit", "--fault-rate", "--faults", "--embed-credentials",
@@ -221,3 +221,34 @@ def test_sequential_requests_do_not_stall(server):
             assert http.get(f"{API}/users", params={"size": 1}).status_code == 200
         elapsed = time.perf_counter() - started
     assert elapsed < 1.0, f"50 sequential requests took {elapsed:.2f} s"
+
+
+def test_health_ticks_without_requests():
+    # One sandbox day per real second: the lifespan ticker runs health steps on its own.
+    running = start_background_server(SandboxConfig(users=50, clock_speed=86400, health=True))
+    try:
+        state = running.state
+        first_step = state.health_last_step
+        deadline = time.monotonic() + 5
+        while state.health_last_step - first_step < 6 * 3600 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert state.health_last_step - first_step >= 6 * 3600
+    finally:
+        running.stop()
+
+
+def test_state_saved_while_running(tmp_path):
+    path = tmp_path / "sandbox.json"
+    running = start_background_server(SandboxConfig(users=5, state_file=path))
+    try:
+        with signed_in(running.base_url) as http:
+            created = http.post(f"{API}/users", json={
+                "name": "Saved Soon Farm", "email": "ops@saved-soon.example.com",
+                "phone": "+1-605-555-0112", "address": "5 County Road 1, Oakdale, OH 40000"})
+            assert created.status_code == 201
+        deadline = time.monotonic() + 5
+        while created.json()["id"] not in path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert created.json()["id"] in path.read_text()
+    finally:
+        running.stop()

@@ -6,10 +6,16 @@ import re
 import uuid
 
 import pytest
+from sandbox_helpers import (
+    API,
+    assert_problem,
+    connected_user,
+    manual_body,
+    one_click_body,
+    unconnected_user,
+)
 
 from leafdesk.sandbox import DEMO
-from sandbox_helpers import (API, assert_problem, connected_user, manual_body, one_click_body,
-                             unconnected_user)
 
 pytestmark = pytest.mark.asyncio
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sandbox_helpers import API, all_users, manual_body, sign_in, unconnected_user
 
 from leafdesk.sandbox import SandboxConfig, create_app, start_background_server
 from leafdesk.sandbox.persistence import StateFileError
-from sandbox_helpers import API, all_users, manual_body, sign_in, unconnected_user
 
 NEW_USER = {"name": "Kept Knoll Farms", "email": "ops@kept-knoll.example.net",
             "phone": "+1-402-555-0142", "address": "9 Gravel Road 4, Fairview, KS 60000"}

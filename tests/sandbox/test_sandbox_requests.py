@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sandbox_helpers import API, assert_problem, unconnected_user
 
 from leafdesk.sandbox import SandboxConfig, create_app
-from sandbox_helpers import API, assert_problem, unconnected_user
 
 pytestmark = pytest.mark.asyncio
 

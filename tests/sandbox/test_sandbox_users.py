@@ -6,9 +6,9 @@ import re
 import uuid
 
 import pytest
+from sandbox_helpers import API, all_users, assert_problem, connected_user, unconnected_user
 
 from leafdesk.sandbox import DEMO
-from sandbox_helpers import API, all_users, assert_problem, connected_user, unconnected_user
 
 pytestmark = pytest.mark.asyncio
 
