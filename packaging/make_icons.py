@@ -16,8 +16,10 @@ import argparse
 import io
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PIL import Image
+if TYPE_CHECKING:
+    from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOURCE = REPO_ROOT / "resources" / "leafdesk-icon.png"
@@ -38,8 +40,17 @@ ICNS_TYPES = (
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
+def _pillow():
+    # Imported on use, so that the size tables above load without Pillow (the tests read them).
+    try:
+        from PIL import Image
+    except ModuleNotFoundError:
+        raise SystemExit("Pillow is missing: install it with pip install -e '.[packaging]'")
+    return Image
+
+
 def _resized(source: Image.Image, size: int) -> Image.Image:
-    return source.resize((size, size), Image.Resampling.LANCZOS)
+    return source.resize((size, size), _pillow().Resampling.LANCZOS)
 
 
 def _png_bytes(image: Image.Image) -> bytes:
@@ -64,7 +75,7 @@ def write_icns(source: Image.Image, path: Path) -> None:
 
 def make_icons(source_path: Path = SOURCE) -> list[Path]:
     """Write the .ico, the .icns and the runtime PNGs; return the paths written."""
-    source = Image.open(source_path).convert("RGBA")
+    source = _pillow().open(source_path).convert("RGBA")
     if source.size != (1024, 1024):
         raise SystemExit(f"{source_path} is {source.size[0]}x{source.size[1]}; expected 1024x1024")
 
