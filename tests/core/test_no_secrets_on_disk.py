@@ -89,6 +89,7 @@ async def services_run(base_url: str) -> list[str]:
         for row in connected:
             credential = await client.get_panorama_credential(row.user.id)
             seen.extend(str(t) for t in (credential.access_token, credential.refresh_token) if t)
+            cache.save_credential(credential)
             cache.save_events(row.user.id, await client.list_panorama_events(row.user.id))
 
         connect = ConnectService(client, cache, "staff@leafdesk.test")
@@ -106,6 +107,7 @@ async def services_run(base_url: str) -> list[str]:
         )
         credential = await connect.create_manual(unconnected[1].user, manual)
         seen.extend(str(t) for t in (credential.access_token, credential.refresh_token) if t)
+        cache.save_credential(credential)
         cache.save_events(unconnected[1].user.id,
                           await client.list_panorama_events(unconnected[1].user.id))
 
