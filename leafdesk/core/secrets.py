@@ -109,6 +109,16 @@ class SecretStore:
             except Exception as error:  # noqa: BLE001 - as in get and set
                 self._fall_back_to_memory(f"deleting {kind} failed: {error!r}")
 
+    def rename(self, kind: str, old_key: str, new_key: str) -> None:
+        """Move a secret to a new key, as when an account or preset is renamed; no-op if absent."""
+        if old_key == new_key:
+            return
+        value = self.get(kind, old_key)
+        if value is None:
+            return
+        self.set(kind, new_key, value)
+        self.delete(kind, old_key)
+
     def _backend_reads(self, name: str) -> bool:
         try:
             self._backend.get_password(self.service, name)

@@ -183,3 +183,17 @@ def test_oversized_value_kept_in_memory(caplog):
     store.set(LEAF_TOKEN, "Demo", "short-again")
     assert backend.entries[(SERVICE_NAME, "leaf-token:Demo")] == "short-again"
     assert store.get(LEAF_TOKEN, "Demo") == "short-again"
+
+
+def test_rename_moves_secret():
+    backend = keyring.get_keyring()
+    store = SecretStore()
+    store.set(LEAF_PASSWORD, "Old name", "pw-to-move")
+
+    store.rename(LEAF_PASSWORD, "Old name", "New name")
+    store.rename(LEAF_PASSWORD, "Missing", "Elsewhere")
+
+    assert store.get(LEAF_PASSWORD, "New name") == "pw-to-move"
+    assert store.get(LEAF_PASSWORD, "Old name") is None
+    assert store.get(LEAF_PASSWORD, "Elsewhere") is None
+    assert backend.entries == {(SERVICE_NAME, "leaf-password:New name"): "pw-to-move"}
