@@ -97,6 +97,7 @@ class OneClickDialog(QDialog):
         self.user = user
         self.secrets = secrets
         self.tasks = FormTasks()
+        self.open_pending = self._find_open_pending()
         self.pending: Any | None = None
         self.result_name: str | None = None
         self._wait_task: asyncio.Task | None = None
@@ -189,10 +190,49 @@ class OneClickDialog(QDialog):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(intro)
+        if self.open_pending is not None:
+            layout.addWidget(self._build_resume_note(self.open_pending, page))
         layout.addSpacing(6)
         layout.addWidget(self.form)
         layout.addStretch(1)
         return page
+
+    def _now(self) -> datetime:
+        # The connect service's clock decides expiry, so the dialog reads the same clock.
+        clock = getattr(self.connect_service, "clock", None)
+        return clock() if callable(clock) else datetime.now(timezone.utc)
+
+    def _find_open_pending(self) -> Any | None:
+        """Return the one-click LeafDesk recorded for this user whose share page is still open."""
+        cache = getattr(self.connect_service, "cache", None)
+        if cache is None:
+            return None
+        now = self._now()
+        for pending in cache.pending_one_clicks():
+            expires = pending.expires_at
+            if expires.tzinfo is None:
+                expires = expires.replace(tzinfo=timezone.utc)
+            if pending.leaf_user_id == self.user.id and expires > now:
+                return pending
+        return None
+
+    def _build_resume_note(self, pending: Any, parent: QWidget) -> QWidget:
+        note = QFrame(parent)
+        note.setFrameShape(QFrame.Shape.StyledPanel)
+        text = QLabel(self.tr(
+            "A one-click that {who} started at {started} is still open until {expires}. You "
+            "can send its link again instead of starting a new one."
+        ).format(who=pending.started_by or self.tr("someone"),
+                 started=_local_time(pending.started_at),
+                 expires=_local_time(pending.expires_at)), note)
+        text.setWordWrap(True)
+        text.setTextFormat(Qt.TextFormat.PlainText)
+        self.resume_button = QPushButton(self.tr("Show its &link and wait"), note)
+        self.resume_button.clicked.connect(self.resume)
+        layout = QHBoxLayout(note)
+        layout.addWidget(text, 1)
+        layout.addWidget(self.resume_button, 0, Qt.AlignmentFlag.AlignVCenter)
+        return note
 
     def _apply_preset(self) -> None:
         preset = self.preset_picker.current_preset()
@@ -350,6 +390,16 @@ class OneClickDialog(QDialog):
         return page
 
     def _on_started(self, pending: Any) -> None:
+        self.started.emit(pending)
+        self._show_waiting(pending)
+
+    def resume(self) -> None:
+        """Show the link of the one-click still open for this user and wait for the grower."""
+        if self.open_pending is not None and not self.tasks.busy:
+            log.info("Resuming the wait for the grower of Leaf user %s", self.user.id)
+            self._show_waiting(self.open_pending)
+
+    def _show_waiting(self, pending: Any) -> None:
         self.pending = pending
         self.password.clear()
         self.url_edit.setText(pending.sign_in_url)
@@ -362,7 +412,6 @@ class OneClickDialog(QDialog):
         self.start_button.setVisible(False)
         self.close_button.setText(self.tr("Close"))
         self.copy_button.setFocus(Qt.FocusReason.OtherFocusReason)
-        self.started.emit(pending)
         self._start_waiting()
 
     def _start_waiting(self) -> None:
@@ -392,9 +441,7 @@ class OneClickDialog(QDialog):
     def _update_countdown(self) -> None:
         if self.pending is None:
             return
-        # The connect service's clock decides expiry, so the countdown reads the same clock.
-        clock = getattr(self.connect_service, "clock", None)
-        now = clock() if callable(clock) else datetime.now(timezone.utc)
+        now = self._now()
         expires = self.pending.expires_at
         if expires.tzinfo is None:
             expires = expires.replace(tzinfo=timezone.utc)

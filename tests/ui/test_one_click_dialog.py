@@ -321,3 +321,49 @@ def test_copy_and_open_link(dialog, run_async):
 def test_form_screen(dialog, artifact_dir):
     dialog.preset_picker.setCurrentIndex(1)
     assert dialog.grab().save(str(artifact_dir / "one_click_form.png"))
+
+
+def test_resume_open_one_click(dialog, qtbot, run_async, connect_service, user, presets,
+                               app_context, sandbox, artifact_dir):
+    async def steps():
+        await _start_from_preset(dialog)
+
+    scenario(run_async, dialog, steps)
+    first_url = dialog.url_edit.text()
+
+    second = OneClickDialog(None, connect_service, user, presets, app_context.secrets)
+    qtbot.addWidget(second)
+    second.poll_interval = 0.05
+    second.max_poll_interval = 0.2
+    outcomes = []
+    second.outcome.connect(outcomes.append)
+    second.open()
+    assert second.open_pending is not None
+    assert second.resume_button.isVisibleTo(second)
+    assert second.grab().save(str(artifact_dir / "one_click_resume.png"))
+
+    async def resume_steps():
+        second.resume_button.click()
+        assert second.pages.currentIndex() == 1
+        assert second.url_edit.text() == first_url
+        # Resuming starts no second share at Leaf; it only polls for the first.
+        shares = [share for share in sandbox.one_clicks() if share["leafUserId"] == user.id]
+        assert len(shares) == 1
+        sandbox.approve(user.id)
+        await until(lambda: outcomes)
+        assert outcomes == [CONNECTED]
+
+    scenario(run_async, second, resume_steps)
+
+
+def test_no_resume_after_expiry(dialog, qtbot, run_async, connect_service, user, presets,
+                                app_context, sandbox, clock):
+    async def steps():
+        await _start_from_preset(dialog)
+
+    scenario(run_async, dialog, steps)
+    _advance(sandbox, clock, SHARE_EXPIRY.total_seconds() + 1)
+
+    later = OneClickDialog(None, connect_service, user, presets, app_context.secrets)
+    qtbot.addWidget(later)
+    assert later.open_pending is None
