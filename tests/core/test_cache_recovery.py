@@ -250,6 +250,47 @@ def test_killed_sync_keeps_last_commit(tmp_path):
     assert last.total == 1000
 
 
+# The child alternates full syncs where every user is OK and where every user is not.
+ALTERNATING_CHILD = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, {tests!r})
+    from leafdesk.core.cache import Cache
+    from test_cache_support import BASE_TIME, make_row
+
+    ok = [make_row(i, "OK") for i in range(2000)]
+    broken = [make_row(i, "UNAUTHENTICATED") for i in range(2000)]
+    cache = Cache({path!r})
+    cache.replace_users(ok, BASE_TIME)
+    print("ready", flush=True)
+    for round in range(40):
+        cache.replace_users(broken if round % 2 == 0 else ok, BASE_TIME)
+    cache.close()
+""")
+
+
+def test_reader_never_sees_half_a_sync(tmp_path):
+    path = tmp_path / "account.sqlite3"
+    script = ALTERNATING_CHILD.format(tests=str(Path(__file__).parent), path=str(path))
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    seen: list[tuple[str, ...]] = []
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        with Cache(path) as reader:
+            while child.poll() is None:
+                rows = reader.load_rows()
+                seen.append(tuple(sorted({row.state.raw_status for row in rows})))
+                assert len(rows) == 2000
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+
+    assert child.returncode == 0
+    assert set(seen) <= {("OK",), ("UNAUTHENTICATED",)}
+    # Both outcomes were read, so the reader did run while the syncs replaced each other.
+    assert set(seen) == {("OK",), ("UNAUTHENTICATED",)}
+
+
 def test_fifty_thousand_rows(tmp_path):
     rows = [make_row(index, "OK" if index % 7 else "UNAUTHENTICATED") for index in range(50_000)]
 
