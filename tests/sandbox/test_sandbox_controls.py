@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from sandbox_helpers import (
     API,
@@ -13,6 +14,8 @@ from sandbox_helpers import (
     one_click_body,
     unconnected_user,
 )
+
+from leafdesk.sandbox import SandboxConfig, create_app
 
 pytestmark = pytest.mark.asyncio
 
@@ -127,3 +130,18 @@ async def test_faults_rejects_bad_values(client, body):
                                  b'{"fault_rate": NaN}'])
 async def test_faults_rejects_non_finite(client, raw):
     assert_problem(await client.post("/_sandbox/faults", content=raw), 400, "faultsInvalid")
+
+
+async def test_reset_restores_start_knobs():
+    app = create_app(SandboxConfig(users=5, controls=True, latency_ms=5, rate_limit=500,
+                                   fault_rate=0.2, faults=("503",), embed_credentials="id"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://sandbox.test") as http:
+        await http.post("/_sandbox/faults", json={"latency_ms": 0, "rate_limit": None,
+                                                  "embed_credentials": "full"})
+        knobs = (await http.post("/_sandbox/reset")).json()["knobs"]
+    assert knobs["latency_ms"] == 5
+    assert knobs["rate_limit"] == 500
+    assert knobs["embed_credentials"] == "id"
+    assert knobs["fault_rate"] == 0
+    assert knobs["faults"] == []
