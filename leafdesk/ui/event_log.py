@@ -395,8 +395,8 @@ class EventLogView(QWidget):
             else:
                 when = local_text(self.as_of)
             if self.online:
-                text = self.tr("Leaf did not answer: events from the local cache, as of "
-                               "{time}.").format(time=when)
+                text = self.tr("Could not get the events from Leaf: showing the local cache, "
+                               "as of {time}.").format(time=when)
             else:
                 text = self.tr("Offline: events from the local cache, as of {time}.").format(
                     time=when)
@@ -408,6 +408,9 @@ class EventLogView(QWidget):
         if not rows:
             text += " " + self.tr("No events: Leaf has logged nothing for this credential, "
                                   "or the user has none.")
+        # Embedded under the users table, the view must say whose events these are.
+        if self.user is not None:
+            text = self.tr("Events of {name}. {source}").format(name=self.user.name, source=text)
         self.source_label.setText(text)
 
     def _on_load_failed(self, failure) -> None:

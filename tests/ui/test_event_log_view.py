@@ -64,7 +64,7 @@ def test_loads_from_leaf_and_saves(view, run_async, app_context, connected_user,
     assert sorted(_shown_ids(view)) == sorted(event.id for event in at_leaf)
     assert {event.id for event in app_context.cache.load_events(connected_user.id)} >= {
         event.id for event in at_leaf}
-    assert view.source_label.text().startswith("From Leaf, as of")
+    assert view.source_label.text().startswith(f"Events of {connected_user.name}. From Leaf, as of")
     assert view.count_label.text() == f"{len(at_leaf)} events"
     # Newest first, and the newest is selected and shown.
     times = [row.when for row in view.proxy.visible_rows()]
@@ -137,7 +137,7 @@ def test_offline_reads_cache(view, run_async, app_context, connected_user, artif
     _load(view, run_async)
     assert app_context.client.requests_sent == sent
     assert sorted(_shown_ids(view)) == online_ids
-    assert view.source_label.text().startswith("Offline: events from the local cache, as of")
+    assert "Offline: events from the local cache, as of" in view.source_label.text()
     # The time is when this view last fetched the user's events from Leaf.
     assert "unknown" not in view.source_label.text()
     assert "cache" in view.reload_button.toolTip()
@@ -153,7 +153,7 @@ def test_leaf_failure_falls_back_to_cache(view, run_async, sandbox, connected_us
     assert sorted(_shown_ids(view)) == cached_ids
     assert not view.errors.isHidden()
     assert connected_user.name in view.errors.sentence.text()
-    assert view.source_label.text().startswith("Leaf did not answer: events from the local")
+    assert "Could not get the events from Leaf: showing the local cache" in view.source_label.text()
 
 
 def test_filters_through_widgets(view, run_async, qtbot, artifact_dir):
