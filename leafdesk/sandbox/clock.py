@@ -1,8 +1,8 @@
 """The sandbox clock and Leaf's date formats.
 
-Every time the sandbox hands out or checks (token `iat`/`exp`, created dates, share expiry, the
-health process, the 30-day event purge) comes from one `SandboxClock`, which runs at real time
-times a speed factor and can be moved forward by hand.
+Every time the sandbox hands out or checks comes from one `SandboxClock`: token `iat`/`exp`,
+created dates, share expiry, the health process and the 30-day event purge. The clock runs at
+real time times a speed factor and can be moved forward by hand.
 """
 
 from __future__ import annotations

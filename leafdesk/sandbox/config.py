@@ -1,6 +1,6 @@
 """Settings of one Leaf sandbox, and the demo logins it accepts.
 
-`SandboxConfig` is what the command line and the tests set; `DEMO` holds the API-owner login and
+`SandboxConfig` is what the command line and the tests set; `DEMO` contains the API-owner login and
 the Panorama partner logins (one per environment) that every sandbox knows from the start.
 """
 
@@ -19,7 +19,7 @@ EMBED_MODES = ("full", "id")
 
 @dataclass(frozen=True, slots=True)
 class SandboxConfig:
-    """How a sandbox starts: demo size and seed, fault knobs, clock speed and persistence.
+    """Start settings of a sandbox: demo size and seed, fault knobs, clock speed, persistence.
 
     Latencies are milliseconds, `rate_limit` is requests per second over all API routes (None for
     no limit), `fault_rate` is the probability in [0, 1] that an API request meets one of

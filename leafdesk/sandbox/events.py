@@ -99,7 +99,7 @@ def status_change_event(status: str, created: float, rng: random.Random) -> Even
     """Build the event that explains a move to `status`; any string is accepted.
 
     A status Leaf has not documented gets a plain 500 naming the status, since no real
-    provider response stands behind it.
+    provider response exists for it.
     """
     kinds = KINDS_FOR_STATUS.get(status)
     if kinds:

@@ -28,7 +28,8 @@ BREAKS_PER_DAY = 0.006
 RESHARES_PER_DAY = 0.02
 OUTAGES_PER_DAY = 0.25  # for the provider as a whole
 OUTAGE_SHARE = 0.3  # of the OK credentials in the environment that goes down
-# Longest catch-up after a long stop: older steps are skipped, their events would be purged anyway.
+# Maximum catch-up after a long stop. Older steps are skipped because their events would be
+# purged anyway.
 MAX_CATCH_UP_SECONDS = 31 * 24 * 3600
 
 _BREAK_KINDS = ("refresh_token_expired", "refresh_token_expired", "refresh_token_revoked",

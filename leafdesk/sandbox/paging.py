@@ -1,6 +1,6 @@
 """Spring-style paging for list routes: `page`, `size`, repeated `sort`, and the response headers.
 
-A list response is a bare JSON array; the total goes in `X-Total-Count` and the page links in
+A list response is a bare JSON array. The total goes in `X-Total-Count` and the page links in
 `Link` with `rel="next"`, `"prev"`, `"first"` and `"last"`, as Leaf's JHipster stack sends them.
 """
 

@@ -1,6 +1,6 @@
 """The `--state FILE` format: the sandbox's data as JSON, written atomically.
 
-The file holds no secret: partner passwords are kept only as salted hashes, and credential
+The file contains no secret: partner passwords are kept only as salted hashes, and credential
 tokens are not written at all, so a restarted sandbox hands out new token values for the same
 credentials. Repeated event texts are stored once in a table and referred to by position.
 """

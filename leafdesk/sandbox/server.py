@@ -21,7 +21,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """Bind a listening TCP socket; raises OSError when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # Naming IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets created as
-    # TCP, and without it Nagle's algorithm holds each response body for about 40 ms.
+    # TCP, and without it Nagle's algorithm delays each response body by about 40 ms.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:

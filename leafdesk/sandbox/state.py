@@ -129,7 +129,7 @@ class SandboxState:
             self.purge(now)
 
     def purge(self, now: float) -> None:
-        """Drop events past the 30-day retention and shares nobody needs any more."""
+        """Drop events past the 30-day retention, and shares decided or expired over a day ago."""
         removed = 0
         for user_id in self.store.connected:
             credential = self.store.users[user_id].credential
@@ -199,7 +199,7 @@ class SandboxState:
         return share
 
     def answer_share(self, share: Share, approve: bool) -> ShareOutcome:
-        """Approve or decline a share, unless it expired or was answered before."""
+        """Approve or decline a share, unless it expired or was decided before."""
         now = self.clock.now()
         if share.outcome is not None:
             return ShareOutcome(share, share.outcome)
@@ -244,9 +244,9 @@ class SandboxState:
     def save_if_due(self, force: bool = False) -> None:
         """Save when something changed and the last save is old enough, or when forced.
 
-        NOTE: a crash loses the changes since the last save. At the demo size that is about a
-        second's worth; a 50,000-user state takes about 2 s to write (measured), blocks
-        requests meanwhile, and is saved at most every 20 s or so.
+        NOTE: a crash loses the changes since the last save, about a second's worth at the demo
+        size. A 50,000-user state took about 2 s to write in a measurement on the build machine.
+        Each save blocks requests that long, so such a state is saved only about every 20 s.
         """
         if self.state_file is None or not self.dirty:
             return

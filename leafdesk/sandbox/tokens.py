@@ -1,7 +1,7 @@
 """The Leaf id_token the sandbox issues at sign-in: an HS512 JWT with `sub`, `iat` and `exp`.
 
 The signing key is made fresh for each sandbox and never stored, so tokens do not survive a
-restart; a client then gets a 401 and signs in again, as it must against Leaf.
+restart. A client then gets a 401 and signs in again, as it must against Leaf.
 """
 
 from __future__ import annotations
