@@ -190,8 +190,10 @@ class OneClickDialog(QDialog):
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(intro)
+        self.resume_note: QWidget | None = None
         if self.open_pending is not None:
-            layout.addWidget(self._build_resume_note(self.open_pending, page))
+            self.resume_note = self._build_resume_note(self.open_pending, page)
+            layout.addWidget(self.resume_note)
         layout.addSpacing(6)
         layout.addWidget(self.form)
         layout.addStretch(1)
@@ -520,6 +522,10 @@ class OneClickDialog(QDialog):
         self._stop_waiting.set()
 
     def _back_to_form(self) -> None:
+        # The one-click offered for resuming may be the one that just expired.
+        self.open_pending = self._find_open_pending()
+        if self.resume_note is not None and self.open_pending is None:
+            self.resume_note.setVisible(False)
         self.pending = None
         self.result_name = None
         self.errors.clear()

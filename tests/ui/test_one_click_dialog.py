@@ -367,3 +367,27 @@ def test_no_resume_after_expiry(dialog, qtbot, run_async, connect_service, user,
     later = OneClickDialog(None, connect_service, user, presets, app_context.secrets)
     qtbot.addWidget(later)
     assert later.open_pending is None
+    assert later.resume_note is None
+
+
+def test_resumed_then_expired_hides_resume(dialog, qtbot, run_async, connect_service, user,
+                                           presets, app_context, sandbox, clock):
+    async def steps():
+        await _start_from_preset(dialog)
+
+    scenario(run_async, dialog, steps)
+    second = OneClickDialog(None, connect_service, user, presets, app_context.secrets)
+    qtbot.addWidget(second)
+    second.poll_interval = 0.05
+    second.open()
+
+    async def resume_steps():
+        second.resume()
+        _advance(sandbox, clock, SHARE_EXPIRY.total_seconds() + 1)
+        await until(lambda: second.result_name is not None)
+        assert second.result_name == EXPIRED
+        second.again_button.click()
+        assert second.open_pending is None
+        assert not second.resume_note.isVisibleTo(second)
+
+    scenario(run_async, second, resume_steps)
