@@ -81,7 +81,7 @@ class ManualDialog(QDialog):
         self.preset_picker.currentIndexChanged.connect(self._apply_preset)
 
         self.form = FieldForm(self)
-        self.form.add_field("preset", self.tr("Pr&eset:"), self.preset_picker, self.tr(
+        self.form.add_field("preset", self.tr("Pre&set:"), self.preset_picker, self.tr(
             "Fills the partner login from a preset saved in Settings."))
         self.client_id = QLineEdit(self)
         self.form.add_field("client_id", self.tr("&Client id:"), self.client_id, self.tr(
@@ -98,7 +98,7 @@ class ManualDialog(QDialog):
             "organization_code", self.tr("&Organization code:"), self.organization_code,
             self.tr("The grower's organization code in Panorama."))
         self.refresh_token = SecretEdit(self.tr("Refresh token"), self)
-        self.form.add_field("refresh_token", self.tr("&Refresh token:"), self.refresh_token,
+        self.form.add_field("refresh_token", self.tr("Refresh &token:"), self.refresh_token,
                             self.tr("A Cognito refresh token for this grower, from Panorama's "
                                     "AWS Cognito sign-in. Leaf uses it to get access tokens."))
         self.environment = environment_combo(self)
@@ -125,7 +125,7 @@ class ManualDialog(QDialog):
         self.progress.setAccessibleName(self.tr("Saving the credential"))
 
         self.buttons = QDialogButtonBox(self)
-        label = self.tr("&Replace credential") if existing else self.tr("C&reate credential")
+        label = self.tr("&Replace credential") if existing else self.tr("Cre&ate credential")
         if existing is not None:
             self.submit_button = self.buttons.addButton(
                 label, QDialogButtonBox.ButtonRole.DestructiveRole)

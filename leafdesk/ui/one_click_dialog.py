@@ -163,7 +163,7 @@ class OneClickDialog(QDialog):
         self.preset_picker.currentIndexChanged.connect(self._apply_preset)
 
         self.form = FieldForm(page)
-        self.form.add_field("preset", self.tr("Pr&eset:"), self.preset_picker, self.tr(
+        self.form.add_field("preset", self.tr("P&reset:"), self.preset_picker, self.tr(
             "Fills every field from a partner app saved in Settings, password included when the "
             "keychain has it."))
         self.client_id = QLineEdit(page)

@@ -267,3 +267,15 @@ def test_cancel_ignored_while_saving(make_dialog, unconnected_user, sandbox, run
         await until(lambda: dialog.saved_credentials or not dialog.errors.isHidden())
 
     run_async(steps())
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_mnemonics_unique(make_dialog, unconnected_user, connected, existing):
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    user, credential = connected if existing else (unconnected_user, None)
+    dialog = make_dialog(user, existing=credential)
+    texts = [widget.text() for widget in dialog.findChildren(QLabel) + dialog.findChildren(
+        QAbstractButton) if "&" in widget.text() and widget.isVisibleTo(dialog)]
+    keys = [text[text.index("&") + 1].lower() for text in texts]
+    assert len(keys) == len(set(keys)), texts

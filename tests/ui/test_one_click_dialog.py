@@ -391,3 +391,15 @@ def test_resumed_then_expired_hides_resume(dialog, qtbot, run_async, connect_ser
         assert not second.resume_note.isVisibleTo(second)
 
     scenario(run_async, second, resume_steps)
+
+
+def test_mnemonics_unique_per_page(dialog):
+    from PySide6.QtWidgets import QAbstractButton, QLabel
+
+    for page in range(dialog.pages.count()):
+        dialog._show_page(page)
+        widgets = dialog.pages.widget(page).findChildren(QLabel) + dialog.pages.widget(
+            page).findChildren(QAbstractButton) + dialog.buttons.findChildren(QAbstractButton)
+        texts = [widget.text() for widget in widgets if "&" in widget.text()]
+        keys = [text[text.index("&") + 1].lower() for text in texts]
+        assert len(keys) == len(set(keys)), texts
