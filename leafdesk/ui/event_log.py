@@ -408,7 +408,7 @@ class EventLogView(QWidget):
         if not rows:
             text += " " + self.tr("No events: Leaf has logged nothing for this credential, "
                                   "or the user has none.")
-        # Embedded under the users table, the view must say whose events these are.
+        # Embedded under the users table, the view names the user whose events these are.
         if self.user is not None:
             text = self.tr("Events of {name}. {source}").format(name=self.user.name, source=text)
         self.source_label.setText(text)
