@@ -14,6 +14,9 @@ from .server import base_url_of, bind_socket, make_uvicorn_server
 
 log = logging.getLogger(__name__)
 
+# Windows reports a taken port with its own socket error code.
+_ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
+
 
 def _latency(text: str) -> tuple[float, float]:
     base, _, jitter = text.partition(":")
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as error:
-        if error.errno == errno.EADDRINUSE:
+        if error.errno in _ADDRESS_IN_USE:
             print(f"leafdesk-sandbox: port {args.port} on {args.host} is already in use; "
                   "choose another with --port, or --port 0 for a free one.", file=sys.stderr)
         else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import threading
 import time
@@ -23,7 +24,9 @@ def bind_socket(host: str, port: int) -> socket.socket:
     # Naming IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets created as
     # TCP, and without it Nagle's algorithm delays each response body by about 40 ms.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if os.name != "nt":
+        # On Windows SO_REUSEADDR would let a second server share the port instead of failing.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError:
