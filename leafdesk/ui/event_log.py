@@ -294,7 +294,10 @@ class EventLogView(QWidget):
     def set_user(self, user: LeafUser | None) -> None:
         """Show another Leaf user's events (loading them), or nothing for None."""
         if self.load_operation is not None and self.load_operation.running:
+            # The cancelled operation stays "running" until its task unwinds, so forget it here
+            # or `reload()` would hand it back instead of loading the new user.
             self.load_operation.cancel()
+            self.load_operation = None
         self.user = user
         self.model.set_rows([])
         self.errors.clear()

@@ -152,8 +152,16 @@ class Operation(QObject):
             raise RuntimeError(f"operation {self.title!r} was already started")
         self.state = OperationState.RUNNING
         self._task = aio.spawn(self._run(), name=f"operation: {self.title}")
+        self._task.add_done_callback(self._settle_if_never_ran)
         self.started.emit()
         return self
+
+    def _settle_if_never_ran(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step never enters `_run`, so nothing was emitted.
+        if self.state is OperationState.RUNNING and task.cancelled():
+            self.state = OperationState.CANCELLED
+            self.cancelled.emit()
+            self.finished.emit()
 
     def cancel(self) -> None:
         """Ask the work to stop; `cancelled` follows once it has."""

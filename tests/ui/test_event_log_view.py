@@ -7,6 +7,7 @@ stopped.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from datetime import UTC, datetime, timedelta
 
@@ -268,3 +269,23 @@ def test_export_through_file_dialog(view, run_async, tmp_path):
     assert operation.state is OperationState.SUCCEEDED
     with path.open(newline="", encoding="utf-8") as handle:
         assert len(list(csv.reader(handle))) == view.proxy.rowCount() + 1
+
+
+def test_quick_user_switch_loads_last(view, run_async, app_context, connected_user):
+    users = run_async(app_context.client.list_users())
+    other = next(user for user in users
+                 if user.panorama is not None and user.id != connected_user.id)
+    expected = run_async(app_context.client.list_panorama_events(other.id))
+
+    # The first user's load is still in flight when the second is chosen.
+    view.set_user(connected_user)
+    first = view.load_operation
+    view.set_user(other)
+    assert view.load_operation is not first
+    run_async(view.load_operation.wait())
+    run_async(asyncio.wait([first.task]))
+    assert first.state is OperationState.CANCELLED
+
+    assert view.user is other
+    assert sorted(_shown_ids(view)) == sorted(event.id for event in expected)
+    assert view.source_label.text().startswith(f"Events of {other.name}.")
