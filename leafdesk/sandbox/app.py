@@ -26,6 +26,8 @@ TICK_SECONDS = 1.0
 
 async def _problem_handler(request: Request, error: Exception) -> Response:
     assert isinstance(error, ProblemError)
+    log.debug("%s %s -> %d %s", request.method, request.url.path, error.status,
+              error.error_key or error.detail)
     return problem_from_error(error, request.url.path)
 
 

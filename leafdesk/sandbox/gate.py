@@ -31,6 +31,10 @@ SIGN_IN_PATH = "/api/authenticate"
 _MUTATING = frozenset({"POST", "PUT", "DELETE", "PATCH"})
 
 
+class InjectedReset(ConnectionResetError):
+    """The "reset" fault when there is no socket to drop (httpx's ASGI transport)."""
+
+
 class RateLimiter:
     """A token bucket over all API requests, refilled at the knob's rate per real second.
 
@@ -96,8 +100,8 @@ class Gate:
                 await self._api(scope, receive, tracking_send)
             if scope["method"] in _MUTATING:
                 self.state.save_if_due()
-        except ConnectionResetError:
-            raise  # an injected "reset" fault in-process; see _reset_connection
+        except InjectedReset:
+            raise  # the "reset" fault in-process: the caller is meant to get it
         except Exception:
             log.exception("unhandled error in %s %s", scope.get("method"), path)
             if not started:
@@ -134,7 +138,7 @@ class Gate:
 
         if knobs.fault_rate and knobs.faults and state.fault_rng.random() < knobs.fault_rate:
             fault = state.fault_rng.choice(knobs.faults)
-            log.info("injecting fault %s into %s %s", fault, scope["method"], path)
+            log.debug("injecting fault %s into %s %s", fault, scope["method"], path)
             if fault == "slow":
                 await asyncio.sleep(knobs.slow_seconds)
             else:
@@ -186,7 +190,7 @@ class Gate:
         ConnectionResetError, which that transport passes to the caller.
         """
         if not self.state.served_over_socket:
-            raise ConnectionResetError("injected fault: connection reset by the sandbox")
+            raise InjectedReset("injected fault: connection reset by the sandbox")
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json"),
                                 (b"content-length", b"4096")]})
