@@ -13,7 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import controls, leaf_routes, share_page
+from . import controls, front_page, leaf_routes, share_page
 from .config import SandboxConfig
 from .gate import Gate, RateLimiter
 from .problems import ProblemError, problem_from_error, problem_response
@@ -65,7 +65,7 @@ def create_app(config: SandboxConfig | None = None) -> Starlette:
                 await ticker
             state.save_if_due(force=True)
 
-    routes = [*leaf_routes.ROUTES, *share_page.ROUTES]
+    routes = [*leaf_routes.ROUTES, *share_page.ROUTES, *front_page.ROUTES]
     if config.controls:
         routes.extend(controls.ROUTES)
     app = Starlette(

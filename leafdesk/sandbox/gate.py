@@ -1,9 +1,9 @@
 """The ASGI middleware in front of every sandbox route.
 
 For the Leaf API routes it applies, in order: the rate limit (429 with Retry-After), added
-latency, injected faults, and the bearer-token check. Test controls and the share page pass
-straight through. Around everything it catches any exception, logs it and returns a 500
-problem, so a client never gets a traceback.
+latency, injected faults, and the bearer-token check. Test controls, the share page and the
+front page at `/` pass straight through. Around everything it catches any exception, logs it
+and returns a 500 problem, so a client never gets a traceback.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class Gate:
         try:
             if path == CONTROLS_PREFIX or path.startswith(CONTROLS_PREFIX + "/"):
                 await self._controls(scope, receive, tracking_send)
-            elif path.startswith(SHARE_PREFIX):
+            elif path.startswith(SHARE_PREFIX) or path == "/":
                 await self.app(scope, receive, tracking_send)
             else:
                 await self._api(scope, receive, tracking_send)

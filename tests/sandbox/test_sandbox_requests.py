@@ -7,7 +7,7 @@ import httpx
 import pytest
 from sandbox_helpers import API, assert_problem, unconnected_user
 
-from leafdesk.sandbox import SandboxConfig, create_app
+from leafdesk.sandbox import DEMO, SandboxConfig, create_app
 
 pytestmark = pytest.mark.asyncio
 
@@ -77,3 +77,14 @@ async def test_controls_off_are_404():
                              ("GET", "/_sandbox/one-clicks"), ("POST", "/_sandbox/faults")):
             response = await http.request(method, path, json={})
             assert_problem(response, 404)
+
+
+async def test_front_page_names_logins(client):
+    await client.post("/_sandbox/faults", json={"fault_rate": 1.0, "faults": ["500"]})
+    page = await client.get("/", headers={"Authorization": ""})
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "http://sandbox.test" in page.text
+    assert DEMO.owner_username in page.text
+    for partner in DEMO.partners.values():
+        assert partner.client_id in page.text
