@@ -38,7 +38,7 @@ class InjectedReset(ConnectionResetError):
 class RateLimiter:
     """A token bucket over all API requests, refilled at the knob's rate per real second.
 
-    The bucket holds up to one second's worth of requests, so a burst above the rate gets
+    The bucket has room for one second's worth of requests, so a burst above the rate gets
     429 at once. [ours: Leaf publishes no rate limits]
     """
 
