@@ -147,3 +147,21 @@ async def test_reset_rewrites_state_file(tmp_path):
         assert created["id"] in path.read_text()
         await http.post("/_sandbox/reset")
     assert created["id"] not in path.read_text()
+
+
+def test_restart_catches_up_health_steps(tmp_path):
+    path = tmp_path / "sandbox.json"
+    app = create_app(SandboxConfig(users=60, seed=6, health=True, state_file=path))
+    events_before = sum(len(app.state.sandbox.store.users[i].credential.events)
+                        for i in app.state.sandbox.store.connected)
+
+    # Pretend the sandbox was stopped three days ago.
+    document = json.loads(path.read_text())
+    document["healthLastStep"] -= 3 * 24 * 3600
+    path.write_text(json.dumps(document))
+
+    restarted = create_app(SandboxConfig(health=True, state_file=path)).state.sandbox
+    assert restarted.health_last_step >= restarted.clock.now() - 3600
+    events_after = sum(len(restarted.store.users[i].credential.events)
+                       for i in restarted.store.connected)
+    assert events_after > events_before

@@ -40,6 +40,14 @@ async def test_body_over_1_mib_is_413(client):
     assert_problem(response, 413, "bodyTooLarge")
 
 
+async def test_body_just_under_1_mib_is_read(client):
+    padding = 1024 * 1024 - len(b'{"name": ""}') - 1
+    body = b'{"name": "' + b"x" * padding + b'"}'
+    assert len(body) < 1024 * 1024
+    problem = assert_problem(await client.post(f"{API}/users", content=body), 400)
+    assert "size must be at most 200" in [error["message"] for error in problem["fieldErrors"]]
+
+
 async def test_streamed_body_over_1_mib_is_413(client):
     async def chunks():
         for _ in range(20):
