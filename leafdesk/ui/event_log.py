@@ -1,8 +1,8 @@
 """The event log of one Leaf user's Panorama credential: a filterable table and the selected event.
 
-Online, the events come from Leaf and are saved to the offline cache, which keeps them past Leaf's
-30 days. Offline, they come from the cache, labelled with the time they were last fetched. Export writes
-the rows the filters let through to a CSV file as a background operation.
+Online, the events come from Leaf and are saved to the offline cache, which keeps them past
+Leaf's 30 days. Offline, they come from the cache, labelled with the time they were last fetched.
+Export writes the rows the filters let through to a CSV file as a background operation.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from leafdesk.ui.event_log_model import (
     local_text,
     pretty,
 )
-from leafdesk.ui.forms_fields import ErrorPanel, about_user, warning_colour
+from leafdesk.ui.forms_fields import ErrorPanel, ToneLabel, about_user
 from leafdesk.ui.operations import Operation, OperationProgress
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class EventLogView(QWidget):
 
     def __init__(self, parent: QWidget | None, client: Any, cache: Any,
                  user: LeafUser | None) -> None:
-        """Build the view over `client` (Leaf) and `cache`; call `reload()` to fetch `user`'s log."""
+        """Build the view over `client` and `cache`; `reload()` then fetches `user`'s events."""
         super().__init__(parent)
         self.client = client
         self.cache = cache
@@ -114,7 +114,7 @@ class EventLogView(QWidget):
         self._build_filters()
         self._build_table()
 
-        self.source_label = QLabel(self)
+        self.source_label = ToneLabel(parent=self)
         self.source_label.setWordWrap(True)
         self.count_label = QLabel(self)
         self.errors = ErrorPanel(self)
@@ -389,7 +389,7 @@ class EventLogView(QWidget):
         archived = sum(1 for row in rows if row.archived)
         if from_leaf:
             text = self.tr("From Leaf, as of {time}.").format(time=local_text(self.as_of))
-            self.source_label.setStyleSheet("")
+            self.source_label.set_tone("")
         else:
             if self.as_of is None:
                 when = self.tr("an unknown time")
@@ -403,7 +403,7 @@ class EventLogView(QWidget):
             else:
                 text = self.tr("Offline: events from the local cache, as of {time}.").format(
                     time=when)
-            self.source_label.setStyleSheet(f"color: {warning_colour(self.palette())};")
+            self.source_label.set_tone("warning")
         if archived:
             text += " " + self.tr("{count} shown from LeafDesk's local archive only, because Leaf "
                                   "keeps events for 30 days and deletes them with the "

@@ -1,4 +1,4 @@
-"""The event log's table model and filter proxy, and event bodies pretty-printed with secrets masked.
+"""The event log's table model and filter proxy, and event bodies pretty-printed, secrets masked.
 
 `EventLogModel` contains one Leaf user's credential events, each decoded once by
 `core.events.describe_event`. `EventFilterProxy` filters them by outcome, free text and a date
@@ -252,7 +252,7 @@ class EventFilterProxy(QSortFilterProxyModel):
         self._change_filter(_text=text.strip().casefold())
 
     def set_date_range(self, first_day: date | None, last_day: date | None) -> None:
-        """Show only events from `first_day` to `last_day`, both included; None leaves a side open."""
+        """Show only events from `first_day` to `last_day`, both included; None leaves it open."""
         self._change_filter(_first_day=first_day, _last_day=last_day)
 
     def visible_rows(self) -> list[EventRow]:

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from leafdesk.core.model import Environment, LeafUser, PanoramaCredential
-from leafdesk.ui.forms_fields import warning_colour
+from leafdesk.ui.forms_fields import ToneLabel
 
 
 def needs_typed_name(credential: PanoramaCredential | None) -> bool:
@@ -65,10 +65,9 @@ class RemovalConfirmation(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
 
-        self.warning = QLabel(warning, self)
+        self.warning = ToneLabel(warning, self, tone="warning", bold=True)
         self.warning.setWordWrap(True)
         self.warning.setTextFormat(Qt.TextFormat.PlainText)
-        self.warning.setStyleSheet(f"color: {warning_colour(self.palette())}; font-weight: bold;")
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

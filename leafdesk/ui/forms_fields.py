@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from PySide6.QtCore import QCoreApplication, Qt, Signal
-from PySide6.QtGui import QPalette
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -74,6 +74,62 @@ def about_user(error: LeafError, user) -> LeafError:
     if not error.leaf_user or error.leaf_user == user.id:
         error.leaf_user = user.name or user.id
     return error
+
+
+class ToneLabel(QLabel):
+    """A label coloured by tone ("error", "warning", "success" or "" for the palette's text).
+
+    The colour follows the palette, so a switch between light and dark while the label is
+    shown recolours it. Only the text role is set on the label's own palette, because a style
+    sheet or a full palette would stop the application's palette from reaching it.
+    """
+
+    TONES = {"error": error_colour, "warning": warning_colour, "success": success_colour}
+
+    def __init__(self, text: str = "", parent: QWidget | None = None, *, tone: str = "",
+                 bold: bool = False) -> None:
+        """Create the label with its `tone`; `bold` makes the text bold."""
+        super().__init__(text, parent)
+        self._tone = tone
+        self._coloured = False
+        if bold:
+            font = self.font()
+            font.setBold(True)
+            self.setFont(font)
+        self._apply_tone()
+
+    def set_tone(self, tone: str) -> None:
+        self._tone = tone
+        self._apply_tone()
+
+    def tone(self) -> str:
+        return self._tone
+
+    def tone_colour(self) -> str:
+        """Return the text colour shown now, as #rrggbb."""
+        return self.palette().color(QPalette.ColorRole.WindowText).name()
+
+    def _apply_tone(self) -> None:
+        text_role = QPalette.ColorRole.WindowText
+        if not self._tone:
+            if self._coloured:
+                self._coloured = False
+                self.setPalette(QPalette())  # nothing set of its own: every role is inherited
+            return
+
+        colour = QColor(self.TONES[self._tone](self.palette()))
+        # Setting the palette raises another change event, so set it only when it differs.
+        if self._coloured and self.palette().color(text_role) == colour:
+            return
+        self._coloured = True
+        palette = QPalette()
+        palette.setColor(text_role, colour)
+        self.setPalette(palette)
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt override
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:
+            self._apply_tone()
 
 
 def field_key(name: str) -> str:
@@ -164,10 +220,9 @@ class FieldForm(QWidget):
         label_widget = QLabel(label, self)
         label_widget.setBuddy(editor)
 
-        error = QLabel(self)
+        error = ToneLabel(parent=self, tone="error")
         error.setWordWrap(True)
         error.setVisible(False)
-        error.setStyleSheet(f"color: {error_colour(self.palette())};")
         error.setObjectName(f"error_{key}")
 
         help_label = QLabel(help_text, self)
@@ -185,8 +240,9 @@ class FieldForm(QWidget):
         column_layout = QVBoxLayout(column)
         column_layout.setContentsMargins(0, 0, 0, 4)
         column_layout.setSpacing(2)
-        column_layout.addWidget(editor, 0, Qt.AlignmentFlag.AlignLeft if isinstance(editor, QComboBox)
-                                else Qt.AlignmentFlag(0))
+        alignment = (Qt.AlignmentFlag.AlignLeft if isinstance(editor, QComboBox)
+                     else Qt.AlignmentFlag(0))
+        column_layout.addWidget(editor, 0, alignment)
         column_layout.addWidget(error)
         column_layout.addWidget(help_label)
 
@@ -240,10 +296,9 @@ class ErrorPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         """Create a hidden panel; `show_error` fills and shows it."""
         super().__init__(parent)
-        self.sentence = QLabel(self)
+        self.sentence = ToneLabel(parent=self, tone="error")
         self.sentence.setWordWrap(True)
         self.sentence.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.sentence.setStyleSheet(f"color: {error_colour(self.palette())};")
 
         self.details_button = QToolButton(self)
         self.details_button.setText(self.tr("Details"))

@@ -55,7 +55,7 @@ class ManualDialog(QDialog):
         presets: list[Any] | None = None,
         secrets: Any | None = None,
     ) -> None:
-        """Build the form for `user`; `existing` (the current credential) turns Create into Replace."""
+        """Build the form for `user`; an `existing` credential turns Create into Replace."""
         super().__init__(parent)
         self.connect_service = connect_service
         self.user = user

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from PySide6.QtCore import QTimer, QUrl, Qt, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -35,15 +35,13 @@ from leafdesk.core.errors import LeafError, ValidationError
 from leafdesk.core.model import LeafUser
 from leafdesk.core.validation import validate_one_click
 from leafdesk.ui.forms_fields import (
-    about_user,
     ErrorPanel,
     FieldForm,
     SecretEdit,
+    ToneLabel,
+    about_user,
     environment_combo,
-    error_colour,
     fit_height,
-    success_colour,
-    warning_colour,
 )
 from leafdesk.ui.forms_presets import PresetPicker, preset_password
 from leafdesk.ui.forms_tasks import FormTasks
@@ -337,7 +335,7 @@ class OneClickDialog(QDialog):
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
 
-        self.state_label = QLabel(page)
+        self.state_label = ToneLabel(parent=page)
         state_font = self.state_label.font()
         state_font.setPointSizeF(state_font.pointSizeF() * 1.3)
         state_font.setBold(True)
@@ -423,7 +421,7 @@ class OneClickDialog(QDialog):
         self.stop_button.setVisible(True)
         self.stop_button.setEnabled(True)
         self.wait_progress.setVisible(True)
-        self._set_state(self.tr("Waiting for the grower…"), warning_colour(self.palette()))
+        self._set_state(self.tr("Waiting for the grower…"), "warning")
         self._update_countdown()
         self._countdown.start()
         self._stop_waiting = asyncio.Event()
@@ -455,9 +453,9 @@ class OneClickDialog(QDialog):
         ).format(started=_local_time(self.pending.started_at), expires=_local_time(expires),
                  minutes=left // 60, seconds=left % 60))
 
-    def _set_state(self, text: str, colour: str) -> None:
+    def _set_state(self, text: str, tone: str) -> None:
         self.state_label.setText(text)
-        self.state_label.setStyleSheet(f"color: {colour};")
+        self.state_label.set_tone(tone)
 
     def _on_wait_finished(self, result: Any) -> None:
         self._countdown.stop()
@@ -467,7 +465,7 @@ class OneClickDialog(QDialog):
         self.wait_progress.setVisible(False)
         expires = _local_time(self.pending.expires_at if self.pending else None)
         if name == CONNECTED:
-            self._set_state(self.tr("Connected"), success_colour(self.palette()))
+            self._set_state(self.tr("Connected"), "success")
             self.state_detail.setText(self.tr(
                 "{name} approved sharing, and Leaf attached the Panorama credential."
             ).format(name=self.user.name))
@@ -478,7 +476,7 @@ class OneClickDialog(QDialog):
             self.close_button.setFocus(Qt.FocusReason.OtherFocusReason)
             self.connected.emit(getattr(result, "credential", None))
         elif name == EXPIRED:
-            self._set_state(self.tr("Expired"), error_colour(self.palette()))
+            self._set_state(self.tr("Expired"), "error")
             self.state_detail.setText(self.tr(
                 "The share page expired at {expires} without a credential at Leaf. The grower "
                 "may have declined or not opened it. Start again to send a new link."
@@ -489,7 +487,7 @@ class OneClickDialog(QDialog):
             self.open_button.setEnabled(False)
             self.again_button.setVisible(True)
         else:
-            self._set_state(self.tr("Stopped waiting"), warning_colour(self.palette()))
+            self._set_state(self.tr("Stopped waiting"), "warning")
             self.state_detail.setText(self.tr(
                 "LeafDesk stopped watching. The share page stays valid until {expires}; if the "
                 "grower approves it, the next refresh shows {name} as connected."
@@ -505,7 +503,7 @@ class OneClickDialog(QDialog):
         self._wait_task = None
         self.stop_button.setVisible(False)
         self.retry_button.setVisible(True)
-        self._set_state(self.tr("Could not check"), error_colour(self.palette()))
+        self._set_state(self.tr("Could not check"), "error")
         about_user(error, self.user)
         self.errors.show_leaf_error(error)
 

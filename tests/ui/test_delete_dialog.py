@@ -106,12 +106,9 @@ def test_delete_dialog_screens(open_dialog, qtbot, artifact_dir):
         assert path.stat().st_size > 0
 
 
-def test_dark_palette_screen(qtbot, qapp, artifact_dir):
+def _dark_palette(original):
     from PySide6.QtGui import QColor, QPalette
 
-    from leafdesk.ui.forms_fields import is_dark
-
-    original = qapp.palette()
     dark = QPalette(original)
     for role, colour in ((QPalette.ColorRole.Window, "#2b2b2b"),
                          (QPalette.ColorRole.WindowText, "#e8e8e8"),
@@ -123,14 +120,37 @@ def test_dark_palette_screen(qtbot, qapp, artifact_dir):
     for role in (QPalette.ColorRole.ButtonText, QPalette.ColorRole.Text,
                  QPalette.ColorRole.WindowText):
         dark.setColor(QPalette.ColorGroup.Disabled, role, QColor("#7a7a7a"))
-    qapp.setPalette(dark)
+    return dark
+
+
+def test_dark_palette_screen(qtbot, qapp, artifact_dir):
+    from leafdesk.ui.forms_fields import is_dark
+
+    original = qapp.palette()
+    qapp.setPalette(_dark_palette(original))
     try:
         dialog = DeleteDialog(None, USER, _credential("PRODUCTION"))
         qtbot.addWidget(dialog)
         dialog.open()
         assert is_dark(dialog.palette())
         # The warning's amber must be the light variant on a dark window.
-        assert "#ffd180" in dialog.confirmation.warning.styleSheet()
+        assert dialog.confirmation.warning.tone_colour() == "#ffd180"
         assert dialog.grab().save(str(artifact_dir / "delete_dialog_dark.png"))
     finally:
         qapp.setPalette(original)
+        qapp.processEvents()
+
+
+def test_warning_recoloured_on_theme_switch(open_dialog, qapp):
+    dialog, _ = open_dialog("PRODUCTION")
+    light = dialog.confirmation.warning.tone_colour()
+    original = qapp.palette()
+    qapp.setPalette(_dark_palette(original))
+    qapp.processEvents()  # Qt posts the palette change to each widget
+    try:
+        assert light == "#8a4b00"
+        assert dialog.confirmation.warning.tone_colour() == "#ffd180"
+    finally:
+        qapp.setPalette(original)
+        qapp.processEvents()
+    assert dialog.confirmation.warning.tone_colour() == light

@@ -36,8 +36,9 @@ def _event(event_id: str, status: int, body: dict, *, days_ago: float) -> Creden
 @pytest.fixture
 def events() -> list[CredentialEvent]:
     return [
-        _event("refreshed", 200, {"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
-                                  "expires_in": 3600, "token_type": "Bearer"}, days_ago=1),
+        _event("refreshed", 200,
+               {"access_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl",
+                "expires_in": 3600, "token_type": "Bearer"}, days_ago=1),
         _event("expired", 400, {"__type": "NotAuthorizedException",
                                 "message": "Refresh Token has expired"}, days_ago=3),
         _event("outage", 503, {"message": "Service Unavailable"}, days_ago=10),

@@ -198,10 +198,10 @@ def test_csv_export_contents(view, run_async, tmp_path, connected_user):
     with path.open(newline="", encoding="utf-8") as handle:
         records = list(csv.reader(handle))
     assert records[0] == CSV_HEADER
-    body = [dict(zip(CSV_HEADER, record)) for record in records[1:]]
+    body = [dict(zip(CSV_HEADER, record, strict=True)) for record in records[1:]]
     assert [record["event_id"] for record in body] == [row.event.id for row in expected]
     assert all(record["result"] == "failed" for record in body)
-    for record, row in zip(body, expected):
+    for record, row in zip(body, expected, strict=True):
         assert record["http_status"] == str(row.event.status_code)
         assert record["what_happened"] == row.title
         assert datetime.fromisoformat(record["time_utc"]) == row.when.replace(microsecond=0)

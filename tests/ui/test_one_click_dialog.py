@@ -11,6 +11,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -135,6 +136,7 @@ def test_one_click_approved(dialog, run_async, sandbox, app_context, user, artif
         await until(lambda: dialog.outcomes)
         assert dialog.outcomes == [CONNECTED]
         assert dialog.state_label.text() == "Connected"
+        assert dialog.state_label.tone() == "success"
         assert connected[0].status == "OK"
         assert dialog.grab().save(str(artifact_dir / "one_click_connected.png"))
 
@@ -177,7 +179,7 @@ def test_one_click_expired(dialog, run_async, sandbox, clock, user, app_context)
         assert dialog.outcomes == [EXPIRED]
 
         # The sandbox's share expired too: approving it now attaches nothing.
-        with pytest.raises(Exception):
+        with pytest.raises(httpx.HTTPStatusError):
             sandbox.approve(user.id)
         assert await app_context.client.get_panorama_credential(user.id) is None
 
