@@ -20,7 +20,7 @@ from .paging import PageRequest, page_headers, parse_page_request
 from .problems import BodyChecker, ProblemError, check_uuid, read_json_object
 from .render import app_key_json, credential_json, event_json, user_json
 from .state import SandboxState
-from .store import USER_SORTS, AppKey, User, hash_password, slice_page
+from .store import USER_SORTS, AppKey, Credential, User, hash_password, slice_page
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,14 @@ def _user_or_404(state: SandboxState, raw_id: str) -> User:
         # [ours] Leaf does not document the response for an unknown user.
         raise ProblemError(404, f"No Leaf user has the id {user_id}.", error_key="userNotFound")
     return user
+
+
+def _credential_or_404(user: User) -> Credential:
+    if user.credential is None:
+        # [ours] 404 when the user has no Panorama credential yet.
+        raise ProblemError(404, f"Leaf user {user.id} has no Panorama credential.",
+                           error_key="credentialNotFound")
+    return user.credential
 
 
 # Sign-in.
@@ -180,11 +188,7 @@ async def delete_user(request: Request) -> Response:
 async def get_credential(request: Request) -> Response:
     state = _state(request)
     user = _user_or_404(state, request.path_params["user_id"])
-    if user.credential is None:
-        # [ours] 404 when the user has no Panorama credential yet.
-        raise ProblemError(404, f"Leaf user {user.id} has no Panorama credential.",
-                           error_key="credentialNotFound")
-    return JSONResponse(credential_json(user.credential))
+    return JSONResponse(credential_json(_credential_or_404(user)))
 
 
 async def create_credential(request: Request) -> Response:
@@ -214,11 +218,9 @@ async def create_credential(request: Request) -> Response:
 async def delete_credential(request: Request) -> Response:
     state = _state(request)
     user = _user_or_404(state, request.path_params["user_id"])
-    if user.credential is None:
-        raise ProblemError(404, f"Leaf user {user.id} has no Panorama credential.",
-                           error_key="credentialNotFound")
+    credential = _credential_or_404(user)
     # [ours] 204; the credential's events are deleted with it.
-    log.info("credential %s of user %s deleted", user.credential.id, user.id)
+    log.info("credential %s of user %s deleted", credential.id, user.id)
     state.delete_credential(user)
     return Response(status_code=204)
 
@@ -227,10 +229,7 @@ async def list_events(request: Request) -> Response:
     state = _state(request)
     user = _user_or_404(state, request.path_params["user_id"])
     paging = parse_page_request(request, ("createdDate", "id"), [("createdDate", True)])
-    credential = user.credential
-    if credential is None:
-        raise ProblemError(404, f"Leaf user {user.id} has no Panorama credential.",
-                           error_key="credentialNotFound")
+    credential = _credential_or_404(user)
     credential.purge_events(state.clock.now())
 
     events = credential.events
