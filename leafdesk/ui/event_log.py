@@ -248,6 +248,9 @@ class EventLogView(QWidget):
             self.count_label.setText(self.tr("{shown} of {total} events").format(
                 shown=shown, total=total))
         self.export_button.setEnabled(shown > 0)
+        # The count is longer with a filter on; lay out now so it is never drawn cut off.
+        if self.layout() is not None:
+            self.layout().activate()
 
     def _on_selection(self, _selected: QItemSelection, _deselected: QItemSelection) -> None:
         rows = self.table.selectionModel().selectedRows()
