@@ -1,4 +1,4 @@
-"""LeafDesk's terminal views: `leafdesk status` and `leafdesk events`, over the same core as the window.
+"""LeafDesk's terminal views, `leafdesk status` and `leafdesk events`, over the window's core.
 
 `run(argv)` takes the arguments after `leafdesk` (so `argv[0]` is the subcommand) and returns the
 exit status.

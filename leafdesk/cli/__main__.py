@@ -1,4 +1,4 @@
-"""Run the terminal views as `python -m leafdesk.cli status` or `python -m leafdesk.cli events USER`."""
+"""Run the terminal views as `python -m leafdesk.cli status` or `... events USER`."""
 
 from __future__ import annotations
 

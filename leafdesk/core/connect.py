@@ -204,7 +204,9 @@ class ConnectService:
 
     # -- manual credentials, delete, replace --------------------------------------------------
 
-    async def create_manual(self, user: LeafUser, data: ManualCredentialInput) -> PanoramaCredential:
+    async def create_manual(
+        self, user: LeafUser, data: ManualCredentialInput
+    ) -> PanoramaCredential:
         """Attach a Panorama credential entered by hand; raises `ConflictError` if one exists."""
         try:
             credential = await self.client.create_panorama_credential(user.id, data)

@@ -258,7 +258,8 @@ def _describe_success(status: int | None, body: Any) -> EventDescription:
             source = result if isinstance(result, dict) else body
             lifetime = source.get("ExpiresIn", source.get("expires_in", source.get("expiresIn")))
             detail = "Panorama issued a new access token"
-            if isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool) and lifetime > 0:
+            is_number = isinstance(lifetime, (int, float)) and not isinstance(lifetime, bool)
+            if is_number and lifetime > 0:
                 detail += f" valid for {_duration(lifetime)}"
             return EventDescription(True, "Access token refreshed", detail + ".")
 

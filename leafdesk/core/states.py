@@ -1,4 +1,4 @@
-"""The one place a Leaf user's Panorama connection state is derived, with who must act and the next step.
+"""The one place a Leaf user's Panorama connection state is derived, with who acts and the next step.
 
 Everything that shows a state (the window, the terminal, the cache when it rebuilds rows) calls
 `derive_state`, so a status string means the same thing on every screen.

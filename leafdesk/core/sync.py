@@ -41,12 +41,13 @@ BATCH_SECONDS = 1.0
 
 @dataclass(slots=True)
 class SyncResult:
-    """What one refresh did: the rows it produced, how many users it covered and what failed.
+    """The outcome of one refresh: the rows it produced, the users it covered and what failed.
 
     `rows` contains one row per user the refresh reached. A user whose credential could not be
-    read keeps its cached row (with `from_cache=True`) when the cache had one. `error` is the failure
-    that stopped the refresh early (Leaf unreachable, TLS, signed out, or the user list failing);
-    then `complete` is False and `rows` falls back to the cache for users not read.
+    read keeps its cached row (with `from_cache=True`) when the cache had one.
+    `error` is the failure that stopped the refresh early (Leaf unreachable, TLS, signed out, or
+    the user list failing). Then `complete` is False and `rows` falls back to the cache for
+    users not read.
     """
 
     rows: list[UserRow] = field(default_factory=list)
@@ -151,6 +152,8 @@ class SyncService:
         self.client = client
         self.cache = cache
         self.concurrency = concurrency
+        self._running: list[AdaptiveLimit] = []
+        self._previous_hook: Any = None
 
     async def refresh_all(self, progress: ProgressCallback | None = None) -> SyncResult:
         """Refresh every Leaf user; on success the cache contains exactly the users Leaf listed.
@@ -184,6 +187,31 @@ class SyncService:
         return run.finish(complete=run.error is None, record=False)
 
 
+    def _track(self, limit: AdaptiveLimit) -> None:
+        # One hook per service serves every run in progress, so overlapping runs (a full
+        # refresh and a re-check of one user) all slow down when Leaf responds with 429.
+        if not self._running:
+            self._previous_hook = getattr(self.client, "on_rate_limited", None)
+            try:
+                self.client.on_rate_limited = self._rate_limited
+            except AttributeError:
+                logger.warning("The Leaf client offers no rate-limit hook; concurrency stays fixed")
+        self._running.append(limit)
+
+    def _untrack(self, limit: AdaptiveLimit) -> None:
+        if limit in self._running:
+            self._running.remove(limit)
+        ours = getattr(self.client, "on_rate_limited", None) == self._rate_limited
+        if not self._running and ours:
+            self.client.on_rate_limited = self._previous_hook
+
+    def _rate_limited(self, retry_after: float | None) -> None:
+        for limit in self._running:
+            limit.rate_limited()
+        if self._previous_hook is not None:
+            self._previous_hook(retry_after)
+
+
 # Failures after which no further request can succeed in this run.
 _FATAL = (SignedOutError, TlsError, OfflineError)
 
@@ -206,7 +234,6 @@ class _Run:
         self.started_at = datetime.now(UTC)
         self.requests_before = getattr(self.client, "requests_sent", 0)
         self.limit = AdaptiveLimit(service.concurrency)
-        self._hook_rate_limits()
 
         self.total = expected_total or 0
         self.done = 0
@@ -219,6 +246,7 @@ class _Run:
         self.cached = {row.user.id: row for row in self.cache.load_rows()}
         self.listing_finished = False
         self.listed = 0
+        service._track(self.limit)
 
     async def run_all(self, concurrency: int) -> None:
         queue: asyncio.Queue[LeafUser | None] = asyncio.Queue()
@@ -393,8 +421,8 @@ class _Run:
 
     def finish(self, *, complete: bool, record: bool = True) -> SyncResult:
         finished_at = datetime.now(UTC)
+        self.service._untrack(self.limit)
         self.flush()
-        self._unhook_rate_limits()
 
         rows = list(self.rows.values())
         fallbacks = self._cached_fallbacks()
@@ -438,23 +466,3 @@ class _Run:
             if user_id in self.failures or self.error is not None:
                 fallbacks.append(replace(row, from_cache=True))
         return fallbacks
-
-    def _hook_rate_limits(self) -> None:
-        previous = getattr(self.client, "on_rate_limited", None)
-
-        def on_rate_limited(retry_after: float | None) -> None:
-            self.limit.rate_limited()
-            if previous is not None:
-                previous(retry_after)
-
-        self._previous_hook = previous
-        self._hook = on_rate_limited
-        try:
-            self.client.on_rate_limited = on_rate_limited
-        except AttributeError:
-            logger.warning("The Leaf client offers no rate-limit hook; concurrency stays fixed")
-
-    def _unhook_rate_limits(self) -> None:
-        # Another run may have hooked itself in meanwhile; only this run's hook is taken out.
-        if getattr(self.client, "on_rate_limited", None) is self._hook:
-            self.client.on_rate_limited = self._previous_hook

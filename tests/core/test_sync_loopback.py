@@ -168,3 +168,26 @@ def test_killed_sync_leaves_committed_rows(sandbox, tmp_path):
         assert reopened.last_sync() is None
     finally:
         reopened.close()
+
+
+@pytest.mark.asyncio
+async def test_overlapping_runs_share_rate_limit_hook(sandbox, cache):
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as controls:
+        await controls.post("/_sandbox/faults", json={"rate_limit": 40, "latency_ms": 0})
+    heard: list[float | None] = []
+    client = _client(sandbox, max_connections=10, on_rate_limited=heard.append)
+    service = SyncService(client, cache, concurrency=8)
+    users = await client.list_users()
+
+    full, some = await asyncio.wait_for(asyncio.gather(
+        service.refresh_all(), service.refresh_users([user.id for user in users[:30]])),
+        timeout=90)
+    await client.aclose()
+
+    assert full.complete
+    assert some.complete
+    assert full.lowest_concurrency < 8
+    assert some.lowest_concurrency < 8
+    # The caller's own hook kept hearing every 429 and is back in place afterwards.
+    assert len(heard) == client.rate_limited_count
+    assert client.on_rate_limited == heard.append
