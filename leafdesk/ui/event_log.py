@@ -54,11 +54,18 @@ CSV_HEADER = ["time_utc", "http_status", "result", "what_happened", "detail", "e
               "source", "event_id"]
 
 
+def _cell(text: str) -> str:
+    # A spreadsheet runs a cell that starts with =, +, - or @ as a formula, and Leaf's bodies
+    # are not ours to trust, so such text is written with a leading apostrophe.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def write_csv(path: Path, rows: list[EventRow]) -> int:
     """Write event rows to `path` as UTF-8 CSV and return how many were written.
 
     Only the decoded columns are written, never the raw headers or body, because a token
-    refresh response carries live tokens. The file is written beside its final name first, so
+    refresh response carries live tokens. Text that a spreadsheet would run as a formula is
+    prefixed with an apostrophe. The file is written beside its final name first, so
     a failed export never leaves half a file under that name.
     """
     partial = path.with_name(path.name + ".partial")
@@ -71,9 +78,9 @@ def write_csv(path: Path, rows: list[EventRow]) -> int:
                 when.astimezone(timezone.utc).isoformat(timespec="seconds") if when else "",
                 "" if row.event.status_code is None else row.event.status_code,
                 "succeeded" if row.succeeded else "failed",
-                row.title,
-                row.detail,
-                row.error_type or "",
+                _cell(row.title),
+                _cell(row.detail),
+                _cell(row.error_type or ""),
                 "local archive" if row.archived else "Leaf",
                 row.event.id,
             ])
@@ -432,7 +439,7 @@ class EventLogView(QWidget):
         dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
         dialog.setNameFilter(self.tr("CSV files (*.csv)"))
         dialog.setDefaultSuffix("csv")
-        dialog.selectFile(f"{name} - Panorama events.csv")
+        dialog.selectFile(self.tr("{name} - Panorama events.csv").format(name=name))
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.fileSelected.connect(lambda path: self.export_csv(Path(path)))
         dialog.open()

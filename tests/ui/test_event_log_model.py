@@ -154,3 +154,22 @@ def test_pretty_decodes_json_in_a_string():
 def test_pretty_keeps_plain_text():
     assert pretty("upstream connect error", "upstream connect error") == "upstream connect error"
     assert pretty(None, None) == ""
+
+
+def test_csv_neutralises_formulas(tmp_path):
+    import csv
+
+    from leafdesk.ui.event_log import write_csv
+    from leafdesk.ui.event_log_model import EventRow
+
+    event = _event("formula", 400, {"message": "x"}, days_ago=1)
+    row = EventRow(event=event, succeeded=False, title="=1+2", detail="-3 Panorama said",
+                   error_type="@Evil", archived=False)
+    path = tmp_path / "events.csv"
+    assert write_csv(path, [row]) == 1
+    with path.open(newline="", encoding="utf-8") as handle:
+        record = list(csv.DictReader(handle))[0]
+    assert record["what_happened"] == "'=1+2"
+    assert record["detail"] == "'-3 Panorama said"
+    assert record["error_type"] == "'@Evil"
+    assert record["http_status"] == "400"
