@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from sync_support import new_client, sandbox_process  # noqa: E402
+from sync_support import new_client, sandbox_process
 
-from leafdesk.core.cache import Cache  # noqa: E402
-from leafdesk.core.sync import SyncService  # noqa: E402
+from leafdesk.core.cache import Cache
+from leafdesk.core.sync import SyncService
 
 
 async def list_only(base_url: str) -> tuple[float, int]:

@@ -15,7 +15,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from leafdesk.core.errors import (
     LeafError,
@@ -34,6 +34,10 @@ from leafdesk.core.model import (
     UserRow,
 )
 from leafdesk.core.states import derive_state
+
+if TYPE_CHECKING:
+    from leafdesk.core.cache import Cache
+    from leafdesk.core.client import LeafClient
 
 logger = logging.getLogger(__name__)
 
@@ -107,8 +111,8 @@ class ConnectService:
 
     def __init__(
         self,
-        client: Any,
-        cache: Any,
+        client: LeafClient,
+        cache: Cache,
         operator: str,
         *,
         share_expiry: timedelta = DEFAULT_SHARE_EXPIRY,

@@ -87,8 +87,10 @@ _NOT_AUTHORIZED: tuple[tuple[str, str, str, Actor], ...] = (
     (
         "refresh token has expired",
         "Refresh token expired",
-        "Panorama no longer accepts the grower's refresh token; the grower must approve sharing "
-        "again.",
+        (
+            "Panorama no longer accepts the grower's refresh token; the grower must approve "
+            "sharing again."
+        ),
         Actor.GROWER,
     ),
     (
@@ -172,7 +174,8 @@ def describe_event(event: CredentialEvent) -> EventDescription:
     """Describe one credential event in plain words; never raises, whatever the event holds."""
     try:
         return _describe(event.status_code, event.body)
-    except Exception:  # noqa: BLE001 - an odd event must not break the event log
+    except Exception:
+        # An odd event must not break the event log, so any failure becomes a plain description.
         logger.warning("Could not describe credential event %s", getattr(event, "id", "?"),
                        exc_info=True)
         return EventDescription(

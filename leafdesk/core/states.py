@@ -45,8 +45,10 @@ _BY_STATUS: dict[str, tuple[ConnectionState, Actor, str, str]] = {
     CredentialStatus.UNAUTHENTICATED: (
         ConnectionState.NEEDS_REAUTHORIZATION,
         Actor.GROWER,
-        "Panorama no longer accepts the credential: the refresh token expired or was revoked, "
-        "or the Panorama password changed.",
+        (
+            "Panorama no longer accepts the credential: the refresh token expired or was "
+            "revoked, or the Panorama password changed."
+        ),
         "Start a new one-click connection and ask the grower to approve sharing again.",
     ),
     CredentialStatus.MISSING_PERMISSION: (

@@ -15,18 +15,21 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from leafdesk.core.errors import (
     LeafError,
-    NotFoundError,
     OfflineError,
     SignedOutError,
     TimedOutError,
     TlsError,
 )
-from leafdesk.core.model import LeafUser, PanoramaCredential, PendingOneClick, UserRow
+from leafdesk.core.model import LeafUser, PanoramaCredential, UserRow
 from leafdesk.core.states import derive_state
+
+if TYPE_CHECKING:
+    from leafdesk.core.cache import Cache
+    from leafdesk.core.client import LeafClient
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +135,11 @@ class AdaptiveLimit:
                 waiter.set_result(None)
                 free -= 1
 
-    async def __aenter__(self) -> AdaptiveLimit:
+    async def __aenter__(self) -> Self:
         await self.acquire()
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self.release()
 
 
@@ -148,7 +151,7 @@ class SyncService:
     least one higher, or requests queue for a pooled connection instead.
     """
 
-    def __init__(self, client: Any, cache: Any, concurrency: int = 8) -> None:
+    def __init__(self, client: LeafClient, cache: Cache, concurrency: int = 8) -> None:
         self.client = client
         self.cache = cache
         self.concurrency = concurrency
@@ -185,7 +188,6 @@ class SyncService:
             run.finish(complete=False, record=False)
             raise
         return run.finish(complete=run.error is None, record=False)
-
 
     def _track(self, limit: AdaptiveLimit) -> None:
         # One hook per service serves every run in progress, so overlapping runs (a full
@@ -410,7 +412,8 @@ class _Run:
             return
         try:
             self.progress(self.done, max(self.total, self.done), len(self.failures))
-        except Exception:  # noqa: BLE001 - a broken progress display must not stop the refresh
+        except Exception:
+            # A broken progress display must not stop the refresh.
             logger.exception("The sync progress callback failed")
 
     def stop(self, errors: tuple[BaseException, ...]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
 from leafdesk.core.errors import FieldError, ValidationError
 from leafdesk.core.model import Environment, ManualCredentialInput, OneClickInput, Secret
 

@@ -195,7 +195,7 @@ def test_piped_run_prints_no_progress(sandbox):
         # The same entry point as the `leafdesk` console script, which hands `status` to the CLI.
         [sys.executable, "-c", "import sys; from leafdesk.main import main; sys.exit(main())",
          *_status(sandbox.base_url, "--format", "csv")],
-        capture_output=True, text=True, env=environment, timeout=60,
+        capture_output=True, text=True, env=environment, timeout=60, check=False,
     )
     assert finished.returncode == 1
     assert finished.stderr == ""
