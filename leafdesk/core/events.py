@@ -289,6 +289,9 @@ def _describe_failure(status: int | None, body: Any) -> EventDescription:
         error_type = str(raw_type) if isinstance(raw_type, (str, int)) and raw_type != "" else None
         message = _text_field(body, "message", "error_description", "detail", "title", "Message")
     elif isinstance(body, str) and body.strip():
+        if _is_html(body):
+            detail = f"{detail} Panorama sent an HTML error page.".strip()
+            return EventDescription(False, title, detail, error_type, actor)
         message = _body_excerpt(body)
 
     if message:
@@ -320,10 +323,15 @@ def _body_excerpt(body: Any) -> str:
     if body is None or body == "":
         return "Panorama's answer had no body."
     if isinstance(body, str):
-        if re.match(r"\s*<(!doctype|html)", body, re.IGNORECASE):
+        if _is_html(body):
             return "Panorama answered with an HTML page."
         return _clip(" ".join(body.split()))
     return "Panorama's answer is in the body below."
+
+
+def _is_html(text: str) -> bool:
+    # A proxy's error page may arrive bare or quoted as a JSON string, so look past the start.
+    return re.search(r"<(!doctype|html|body)\b", text[:500], re.IGNORECASE) is not None
 
 
 def _clip(text: str) -> str:

@@ -128,7 +128,7 @@ def test_oauth_error_named():
 
 def test_html_body_not_dumped():
     description = describe_event(_event(502, "<!DOCTYPE html><html><body>Bad gateway</body></html>"))
-    assert "HTML page" in description.detail
+    assert "HTML error page" in description.detail
     assert "<html" not in description.detail
 
 
@@ -175,3 +175,28 @@ def test_redact_masks_token_keys_and_strings():
 
 def test_redact_masks_bearer_in_raw_text():
     assert "secretvalue123" not in redact_secrets("Authorization: Bearer secretvalue123")
+
+
+def test_every_sandbox_event_kind_described():
+    # The sandbox writes the exchanges Leaf logs; each must read as something specific.
+    from leafdesk.core.client import parse_event
+    from leafdesk.sandbox.events import EVENT_KINDS
+
+    expected_actor = {
+        "OK": None,
+        "UNAUTHENTICATED": {Actor.GROWER, Actor.STAFF},
+        "MISSING_PERMISSION": {Actor.GROWER},
+        "TEMPORARILY_UNAVAILABLE": {Actor.PROVIDER},
+    }
+    for kind, (status_code, headers, body, status_after) in EVENT_KINDS.items():
+        event = parse_event({"id": kind, "statusCode": status_code, "headers": headers,
+                             "body": body, "createdDate": "2026-05-01T10:00:00.000Z"}, "u1")
+        description = describe_event(event)
+
+        assert description.succeeded is (status_after == "OK"), kind
+        assert description.title != "Unreadable event", kind
+        assert "<html" not in description.detail, kind
+        if expected_actor[status_after] is None:
+            assert description.actor is None, kind
+        else:
+            assert description.actor in expected_actor[status_after], kind
