@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import qasync
@@ -46,6 +47,10 @@ def event_loop(app: QApplication | None = None) -> asyncio.AbstractEventLoop:
 
     _loop = qasync.QEventLoop(app or application())
     _loop.set_exception_handler(_log_loop_exception)
+    # qasync's own default executor runs QThreads that nothing joins, and a QThread still
+    # alive while the interpreter shuts down can crash it. asyncio sends DNS lookups
+    # (getaddrinfo) to this executor; Python's pool threads are joined at exit.
+    _loop.set_default_executor(ThreadPoolExecutor(max_workers=4, thread_name_prefix="leafdesk-io"))
     asyncio.set_event_loop(_loop)
     return _loop
 
@@ -89,10 +94,26 @@ def close() -> None:
 def run_until_complete(coro: Coroutine[Any, Any, T]) -> T:
     """Run the event loop until `coro` finishes and return its result.
 
-    Used by the self-test and the tests. It must not be called while the loop already runs,
-    so never from a slot or a coroutine.
+    Used by the self-test, shutdown and the tests. It must not be called while the loop
+    already runs, so never from a slot or a coroutine.
     """
-    return event_loop().run_until_complete(coro)
+    # qasync's own run_until_complete processes Qt events once more after the loop has stopped
+    # running; a task woken then fails with "no running event loop". Stopping from the
+    # future's callback leaves those events queued for the next run instead.
+    loop = event_loop()
+    future = asyncio.ensure_future(coro, loop=loop)
+
+    def stop(_future: asyncio.Future[T]) -> None:
+        loop.stop()
+
+    future.add_done_callback(stop)
+    try:
+        loop.run_forever()
+    finally:
+        future.remove_done_callback(stop)
+    if not future.done():
+        raise RuntimeError("the event loop stopped before the coroutine finished")
+    return future.result()
 
 
 async def cancel_all(timeout: float = 5.0) -> None:

@@ -849,6 +849,8 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.refresh_timer.stop()
         self.reconnect_timer.stop()
+        if self._credential_task is not None and not self._credential_task.done():
+            self._credential_task.cancel()
         if self.refresh_operation is not None and self.refresh_operation.running:
             self.refresh_operation.cancel()
         for dialog in list(self._dialogs):

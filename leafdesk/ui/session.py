@@ -61,12 +61,14 @@ async def open_session(
     secrets: SecretStore,
     transport: Any = None,
     cache_file: Path | None = None,
+    timeout: float | None = None,
 ) -> AppContext:
     """Sign in to `account` and return its session.
 
     Raises the client's `LeafError` for a wrong password (`SignedOutError`), a TLS problem
     (`TlsError`) or an unreachable host (`OfflineError`), except that an unreachable host with a
-    cache holding users opens the session offline.
+    cache holding users opens the session offline. `timeout` (seconds) replaces the client's
+    default timeouts for every phase of a request.
     """
     client = LeafClient(
         account.base_url,
@@ -75,6 +77,7 @@ async def open_session(
         remember_me=account.remember,
         transport=transport,
         max_connections=max(settings.concurrency, 2),
+        timeout=timeout,
     )
     cache = Cache(cache_file or cache_path(account.name, account.base_url))
 

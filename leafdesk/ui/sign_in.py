@@ -58,9 +58,9 @@ def sign_in_message(error: BaseException, account: LeafAccount) -> str:
         return tr("Leaf rejected the username or password for {account}. Check both and try "
                   "again.").format(account=account.name)
     if isinstance(error, TlsError):
-        return tr("The connection to {url} is not secure: its certificate is not trusted by "
-                  "this computer ({reason}). Check the base URL, or ask your IT team about the "
-                  "certificate.").format(url=account.base_url, reason=error.message.rstrip("."))
+        return tr("The secure connection to {url} failed: {reason}. Check that the base URL is "
+                  "right, or ask your IT team whether something on the network replaces "
+                  "certificates.").format(url=account.base_url, reason=error.message.rstrip("."))
     if isinstance(error, OfflineError):
         return tr("Leaf at {url} cannot be reached ({reason}). Check the base URL and the "
                   "network. No offline cache exists for this account yet, so there is nothing to "
@@ -137,8 +137,14 @@ class SignInDialog(QDialog):
         form.addRow(self.tr("&Name:"), self.name_edit)
         form.addRow(self.tr("&Base URL:"), self.url_edit)
         form.addRow(self.tr("&Username:"), self.username_edit)
-        form.addRow(self.tr("&Password:"), password_row)
-        form.addRow(self.tr("Colour:"), self.colour_button)
+        password_label = QLabel(self.tr("&Password:"), self)
+        password_label.setBuddy(self.password_edit)
+        form.addRow(password_label, password_row)
+        colour_row = QHBoxLayout()
+        colour_row.addWidget(self.colour_button)
+        colour_row.addStretch(1)
+        colour_label = QLabel(self.tr("Colour:"), self)
+        form.addRow(colour_label, colour_row)
         form.addRow("", self.remember_check)
 
         self.message = QLabel(self)

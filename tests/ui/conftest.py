@@ -32,8 +32,36 @@ def aio_loop(qapp) -> Iterator[asyncio.AbstractEventLoop]:
     loop = aio.event_loop(qapp)
     yield loop
 
-    # Let cancelled tasks unwind before the loop goes away.
-    loop.run_until_complete(aio.cancel_all())
+    # Let cancelled tasks unwind, then close the loop and join its executor threads.
+    aio.run_until_complete(aio.cancel_all())
+    aio.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tasks_survive_pytest_qt_events(aio_loop) -> Iterator[None]:
+    """Let pytest-qt's own event processing (after each test phase) step tasks safely.
+
+    pytest-qt calls `processEvents()` between phases, outside `run_async`. A task woken there
+    would find no running asyncio loop and fail, so those calls run with the shared loop
+    marked as running.
+    """
+    import pytestqt.plugin
+
+    original = pytestqt.plugin._process_events
+
+    def process_events_with_running_loop() -> None:
+        if asyncio.events._get_running_loop() is not None:
+            original()
+            return
+        asyncio.events._set_running_loop(aio_loop)
+        try:
+            original()
+        finally:
+            asyncio.events._set_running_loop(None)
+
+    pytestqt.plugin._process_events = process_events_with_running_loop
+    yield
+    pytestqt.plugin._process_events = original
 
 
 @pytest.fixture
@@ -42,10 +70,11 @@ def run_async(aio_loop) -> Callable[..., Any]:
 
     Qt processes events while it runs. `timeout` (seconds) bounds it; a timeout fails the test.
     """
+    from leafdesk.ui import aio
 
     def run(coro: Coroutine[Any, Any, Any], timeout: float = 20.0) -> Any:
         asyncio.set_event_loop(aio_loop)  # pytest-asyncio tests may have replaced it
-        return aio_loop.run_until_complete(asyncio.wait_for(coro, timeout))
+        return aio.run_until_complete(asyncio.wait_for(coro, timeout))
 
     return run
 
@@ -66,6 +95,19 @@ def run_until(run_async) -> Callable[..., None]:
 
     def run(predicate: Callable[[], Any], timeout: float = 10.0) -> None:
         run_async(wait_until(predicate, timeout), timeout=timeout + 5)
+
+    return run
+
+
+@pytest.fixture
+def settle(run_async) -> Callable[..., None]:
+    """Return a function that lets Qt lay out and paint (and tasks run) for a moment.
+
+    Use it instead of `qtbot.wait()`: Qt must only process events while the loop runs.
+    """
+
+    def run(seconds: float = 0.05) -> None:
+        run_async(asyncio.sleep(seconds))
 
     return run
 
