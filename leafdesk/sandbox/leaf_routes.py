@@ -80,7 +80,7 @@ async def authenticate(request: Request) -> Response:
 
 # Users.
 
-def _user_answer(state: SandboxState, user: User, status: int = 200,
+def _user_response(state: SandboxState, user: User, status: int = 200,
                  headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(user_json(user, DEMO.owner_username, state.knobs.embed_credentials),
                         status_code=status, headers=headers)
@@ -103,10 +103,11 @@ async def list_users(request: Request) -> Response:
 
 async def get_user(request: Request) -> Response:
     state = _state(request)
-    return _user_answer(state, _user_or_404(state, request.path_params["user_id"]))
+    return _user_response(state, _user_or_404(state, request.path_params["user_id"]))
 
 
 def _check_user_fields(body: dict[str, Any]) -> tuple[BodyChecker, dict[str, Any]]:
+    # [ours] The length limits; Leaf publishes none.
     checker = BodyChecker(body, "leafUser")
     fields = {
         "name": checker.text("name", max_length=200),
@@ -134,7 +135,7 @@ async def create_user(request: Request) -> Response:
     state.dirty = True
     log.info("user %s created", user.id)
     # [ours] 201 with a Location header; Leaf does not document the status code.
-    return _user_answer(state, user, 201, {"Location": f"{API}/users/{user.id}"})
+    return _user_response(state, user, 201, {"Location": f"{API}/users/{user.id}"})
 
 
 def _organization_code_for(seed_text: str) -> str:
@@ -169,7 +170,7 @@ async def replace_user(request: Request) -> Response:
     state.store.replace_user_fields(user, fields["name"], fields["email"], fields["phone"],
                                     fields["address"], fields["external_id"])
     state.dirty = True
-    return _user_answer(state, user)
+    return _user_response(state, user)
 
 
 async def delete_user(request: Request) -> Response:
