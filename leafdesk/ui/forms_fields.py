@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from leafdesk.core.errors import LeafError, ValidationError
-from leafdesk.core.model import Environment
+from leafdesk.core.model import Environment, LeafUser
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def fit_height(widget: QWidget, min_width: int = 0) -> None:
     widget.resize(width, height if height > 0 else widget.sizeHint().height())
 
 
-def about_user(error: LeafError, user) -> LeafError:
+def about_user(error: LeafError, user: LeafUser) -> LeafError:
     """Name the Leaf user in `error` by name, where the client could only name them by id."""
     if not error.leaf_user or error.leaf_user == user.id:
         error.leaf_user = user.name or user.id
