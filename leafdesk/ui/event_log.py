@@ -369,6 +369,8 @@ class EventLogView(QWidget):
         elif user.id in self._fetched_at:
             self.as_of = self._fetched_at[user.id]
         else:
+            # NOTE: the cache records no time per user's event fetch, so after a restart the
+            # label can only offer the last sync's time, and a sync does not fetch events.
             self.as_of = self._last_sync_time()
             self.as_of_is_sync = self.as_of is not None
 
