@@ -250,7 +250,7 @@ class ManualDialog(QDialog):
         super().reject()
 
     def done(self, result: int) -> None:  # noqa: D102 - closing cancels a save still in flight
-        # NOTE: only closing the window behind the form gets here during a save, and a replace
+        # NOTE: a caller that ends the form with done() during a save cancels it, and a replace
         # cancelled between its delete and its create leaves the user with no credential.
         self.tasks.cancel_all()
         super().done(result)
