@@ -148,6 +148,8 @@ class HttpSession:
         self.requests_sent = 0
         self.rate_limited_count = 0
         self.retry_count = 0
+        # Requests that run on in their own task after their caller was cancelled.
+        self._in_flight: set[asyncio.Task[httpx.Response]] = set()
 
         limits = httpx.Limits(
             max_connections=max_connections,
@@ -174,8 +176,41 @@ class HttpSession:
         )
 
     async def aclose(self) -> None:
-        """Close every pooled connection."""
+        """Stop requests still running for cancelled callers, then close every connection."""
+        pending = list(self._in_flight)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
         await self._client.aclose()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests still running in their own tasks, including those of cancelled callers."""
+        return len(self._in_flight)
+
+    async def _request(self, method: str, path: str, **options: Any) -> httpx.Response:
+        """Run one httpx request in a task of its own, which the caller's cancellation cannot
+        interrupt.
+
+        httpcore (1.0.9 with anyio 4 on asyncio) releases a pooled connection inside an anyio
+        "shielded" block that does not hold off asyncio's own `Task.cancel()`. A cancellation
+        landing there leaves the connection marked busy for good, and after as many such
+        cancellations as `max_connections` every request ends in a pool timeout. So a cancelled
+        caller stops waiting at once while its request runs on, bounded by the timeouts, and
+        gives its connection back when it ends.
+        """
+        task = asyncio.ensure_future(self._client.request(method, path, **options))
+        self._in_flight.add(task)
+        task.add_done_callback(self._request_done)
+        return await asyncio.shield(task)
+
+    def _request_done(self, task: asyncio.Task[httpx.Response]) -> None:
+        self._in_flight.discard(task)
+        # The caller may have been cancelled, so nobody else collects the outcome; collecting
+        # it here keeps asyncio from logging "exception was never retrieved".
+        if not task.cancelled():
+            task.exception()
 
     @property
     def closed(self) -> bool:
@@ -210,7 +245,7 @@ class HttpSession:
             attempt += 1
             self.requests_sent += 1
             try:
-                response = await self._client.request(
+                response = await self._request(
                     method, path, params=params, json=json_body, headers=headers
                 )
             except (httpx.TransportError, ConnectionError) as error:
