@@ -8,7 +8,7 @@ import logging
 import sys
 
 from .app import create_app
-from .config import DEMO, ENVIRONMENTS, FAULT_KINDS, SandboxConfig
+from .config import DEMO, ENVIRONMENTS, FAULT_KINDS, DemoLogins, PartnerLogin, SandboxConfig
 from .persistence import StateFileError
 from .server import base_url_of, bind_socket, make_uvicorn_server
 
@@ -74,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="number of demo Leaf users (default 250)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the demo data; the same seed gives the same data (default 1)")
+    parser.add_argument("--owner", nargs=2, metavar=("USERNAME", "PASSWORD"),
+                        help="the Leaf API-owner login to accept instead of the demo one")
+    parser.add_argument("--partner", nargs=5, action="append", default=[],
+                        metavar=("ENVIRONMENT", "CLIENT_ID", "USERNAME", "PASSWORD",
+                                 "SHARING_URL_ID"),
+                        help="the Panorama partner login to accept for STAGE or PRODUCTION "
+                             "instead of the demo one; may be given for each environment")
     parser.add_argument("--state", metavar="FILE",
                         help="keep the sandbox's data in FILE across restarts (default: memory)")
 
@@ -108,13 +115,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _logins(args: argparse.Namespace) -> DemoLogins:
+    """Build the accepted logins: the demo ones, with those given on the command line."""
+    owner_username, owner_password = args.owner or (DEMO.owner_username, DEMO.owner_password)
+    partners = dict(DEMO.partners)
+    for environment, client_id, username, password, sharing_url_id in args.partner:
+        if environment not in ENVIRONMENTS:
+            raise ValueError(f"--partner environment must be STAGE or PRODUCTION, "
+                             f"not {environment!r}")
+        partners[environment] = PartnerLogin(client_id, username, password, sharing_url_id,
+                                             DEMO.partners[environment].app_name)
+    return DemoLogins(owner_username, owner_password, partners)
+
+
 def _print_banner(base_url: str, config: SandboxConfig) -> None:
+    logins = config.logins
     lines = [
         f"Leaf sandbox serving at {base_url}",
-        f"  Leaf API-owner login: {DEMO.owner_username} / {DEMO.owner_password}",
+        f"  Leaf API-owner login: {logins.owner_username} / {logins.owner_password}",
     ]
     for environment in ENVIRONMENTS:
-        partner = DEMO.partners[environment]
+        partner = logins.partners[environment]
         lines.append(f"  Panorama partner login ({environment}, app {partner.app_name}): "
                      f"client id {partner.client_id}, {partner.username} / {partner.password}, "
                      f"sharingUrlId {partner.sharing_url_id}")
@@ -136,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             latency_ms=args.latency[0], latency_jitter_ms=args.latency[1],
             rate_limit=args.rate_limit, fault_rate=args.fault_rate, faults=args.faults,
             state_file=args.state, share_expiry_seconds=args.share_expiry,
-            health=not args.no_health, slow_seconds=args.slow_seconds)
+            health=not args.no_health, slow_seconds=args.slow_seconds, logins=_logins(args))
     except ValueError as error:
         print(f"leafdesk-sandbox: {error}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from .clock import DATE_MICROS_Z
-from .config import DEMO, ENVIRONMENTS
+from .config import ENVIRONMENTS, DemoLogins
 from .events import credential_date_form, make_event, new_id
 from .store import AppKey, Credential, Store, User, hash_password
 
@@ -41,10 +41,10 @@ _STATUS_WEIGHTS = (("OK", 0.78), ("UNAUTHENTICATED", 0.09), ("MISSING_PERMISSION
                    ("TEMPORARILY_UNAVAILABLE", 0.07))
 
 
-def install_demo_partners(store: Store, now: float) -> None:
-    """Register the demo partner logins with Panorama and one app key per environment."""
+def install_demo_partners(store: Store, now: float, logins: DemoLogins) -> None:
+    """Register the partner logins with Panorama and one app key per environment."""
     for environment in ENVIRONMENTS:
-        partner = DEMO.partners[environment]
+        partner = logins.partners[environment]
         password_hash = hash_password(partner.password)
         store.add_partner_account(partner.client_id, environment, partner.username,
                                   password_hash)
@@ -54,17 +54,17 @@ def install_demo_partners(store: Store, now: float) -> None:
             sharing_url_id=partner.sharing_url_id, created=now - 400 * DAY)
 
 
-def generate(store: Store, users: int, seed: int, now: float) -> None:
+def generate(store: Store, users: int, seed: int, now: float, logins: DemoLogins) -> None:
     """Fill an empty store with `users` demo users and their credentials, seeded by `seed`."""
     rng = random.Random(seed)
-    install_demo_partners(store, now)
+    install_demo_partners(store, now, logins)
 
     taken: set[str] = set()
     made: list[User] = []
     for number in range(users):
         user = _make_user(rng, number, now, taken)
         if rng.random() < CONNECTED_SHARE:
-            user.credential = _make_credential(rng, user, now)
+            user.credential = _make_credential(rng, user, now, logins)
         made.append(user)
     store.load_users(made)
 
@@ -116,9 +116,10 @@ def _pick_status(rng: random.Random) -> str:
     return "OK"
 
 
-def _make_credential(rng: random.Random, user: User, now: float) -> Credential:
+def _make_credential(rng: random.Random, user: User, now: float,
+                     logins: DemoLogins) -> Credential:
     environment = "STAGE" if rng.random() < 0.15 else "PRODUCTION"
-    partner = DEMO.partners[environment]
+    partner = logins.partners[environment]
     created = rng.uniform(user.created + DAY, now - DAY)
     status = _pick_status(rng)
     credential = Credential(

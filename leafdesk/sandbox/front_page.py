@@ -9,21 +9,22 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from .config import DEMO, ENVIRONMENTS
+from .config import ENVIRONMENTS
 
 
 async def front_page(request: Request) -> Response:
+    config = request.app.state.sandbox.config
+    logins = config.logins
     base = html.escape(str(request.base_url).rstrip("/"))
     partners = "".join(
         f"<li>Panorama partner, {environment}: client id <code>"
-        f"{html.escape(DEMO.partners[environment].client_id)}</code>, "
-        f"<code>{html.escape(DEMO.partners[environment].username)}</code> / "
-        f"<code>{html.escape(DEMO.partners[environment].password)}</code>, sharingUrlId "
-        f"<code>{html.escape(DEMO.partners[environment].sharing_url_id)}</code></li>"
+        f"{html.escape(logins.partners[environment].client_id)}</code>, "
+        f"<code>{html.escape(logins.partners[environment].username)}</code> / "
+        f"<code>{html.escape(logins.partners[environment].password)}</code>, sharingUrlId "
+        f"<code>{html.escape(logins.partners[environment].sharing_url_id)}</code></li>"
         for environment in ENVIRONMENTS
     )
-    controls = ("on, under <code>/_sandbox/</code>"
-                if request.app.state.sandbox.config.controls else "off")
+    controls = "on, under <code>/_sandbox/</code>" if config.controls else "off"
     body = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         "<title>Leaf sandbox</title></head><body style='font-family: system-ui, sans-serif; "
@@ -36,8 +37,8 @@ async def front_page(request: Request) -> Response:
         "<code>/services/usermanagement/api/...</code> (users, Panorama credentials and their "
         f"events, one-click integration, Panorama app keys). Test controls are {controls}.</p>"
         "<h2>Demo logins</h2><ul>"
-        f"<li>Leaf API owner: <code>{html.escape(DEMO.owner_username)}</code> / "
-        f"<code>{html.escape(DEMO.owner_password)}</code></li>{partners}</ul>"
+        f"<li>Leaf API owner: <code>{html.escape(logins.owner_username)}</code> / "
+        f"<code>{html.escape(logins.owner_password)}</code></li>{partners}</ul>"
         "</body></html>"
     )
     return HTMLResponse(body)

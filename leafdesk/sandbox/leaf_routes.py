@@ -7,6 +7,7 @@ the sandbox's own decision, marked [ours] where it is made.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .config import DEMO, ENVIRONMENTS
+from .config import ENVIRONMENTS
 from .events import new_id
 from .paging import PageRequest, page_headers, parse_page_request
 from .problems import BodyChecker, ProblemError, check_uuid, read_json_object
@@ -69,12 +70,13 @@ async def authenticate(request: Request) -> Response:
         checker.fail("rememberMe", "must be true or false")
     checker.raise_if_failed()
 
-    if (username.casefold() != DEMO.owner_username.casefold()
-            or password != DEMO.owner_password):
+    owner = state.config.logins
+    if (username.casefold() != owner.owner_username.casefold()
+            or not hmac.compare_digest(password, owner.owner_password)):
         log.info("sign-in rejected for %s", username)
         raise ProblemError(401, "Bad credentials: the username or password is wrong.",
                            title="Unauthorized", error_key="badCredentials")
-    token = state.tokens.issue(DEMO.owner_username, state.clock.now(), remember_me)
+    token = state.tokens.issue(owner.owner_username, state.clock.now(), remember_me)
     return JSONResponse({"id_token": token})
 
 
@@ -82,7 +84,8 @@ async def authenticate(request: Request) -> Response:
 
 def _user_response(state: SandboxState, user: User, status: int = 200,
                  headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(user_json(user, DEMO.owner_username, state.knobs.embed_credentials),
+    owner_username = state.config.logins.owner_username
+    return JSONResponse(user_json(user, owner_username, state.knobs.embed_credentials),
                         status_code=status, headers=headers)
 
 
@@ -97,7 +100,8 @@ async def list_users(request: Request) -> Response:
         external_id=params.get("externalId") or None,
     )
     embed = state.knobs.embed_credentials
-    body = [user_json(user, DEMO.owner_username, embed) for user in result.users]
+    owner_username = state.config.logins.owner_username
+    body = [user_json(user, owner_username, embed) for user in result.users]
     return JSONResponse(body, headers=page_headers(request, paging, result.total))
 
 

@@ -90,7 +90,8 @@ class SandboxState:
         now = self.clock.now()
         started = time.perf_counter()
         self.store = Store()
-        demo_data.generate(self.store, self.config.users, self.config.seed, now)
+        demo_data.generate(self.store, self.config.users, self.config.seed, now,
+                           self.config.logins)
         self.health_rng = random.Random(self.config.seed * 7919 + 1)
         self.health_last_step = now
         self.recoveries: dict[str, float] = {}

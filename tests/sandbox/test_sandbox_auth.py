@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sandbox_helpers import API, assert_problem, sign_in
 
-from leafdesk.sandbox import DEMO
+from leafdesk.sandbox import DEMO, DemoLogins, PartnerLogin, SandboxConfig, create_app
 
 pytestmark = pytest.mark.asyncio
 
@@ -152,3 +152,32 @@ async def test_token_iat_follows_advanced_clock(anonymous):
         await anonymous.post("/_sandbox/clock/advance", json={"seconds": 7 * 24 * 3600})
         after = claims_of(await sign_in(anonymous))["iat"]
     assert after - before >= 7 * 24 * 3600
+
+
+async def test_custom_logins_replace_demo():
+    partner = PartnerLogin("own-client", "own@partner.example", "own-partner-pw",
+                           "0f7c1e5b-3a4f-4e8b-9c2d-6a1f0e9b8c7d", "own-app")
+    logins = DemoLogins("owner@farm.example", "own-owner-pw",
+                        {**DEMO.partners, "STAGE": partner})
+    app = create_app(SandboxConfig(users=10, health=False, logins=logins))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://sandbox.test") as http:
+        demo_login = await http.post("/api/authenticate", json={
+            "username": DEMO.owner_username, "password": DEMO.owner_password})
+        assert_problem(demo_login, 401)
+        own = await http.post("/api/authenticate", json={
+            "username": "owner@farm.example", "password": "own-owner-pw"})
+        assert own.status_code == 200
+        token = own.json()["id_token"]
+        assert claims_of(token)["sub"] == "owner@farm.example"
+        http.headers["Authorization"] = f"Bearer {token}"
+
+        users = (await http.get(f"{API}/users")).json()
+        assert {user["apiOwnerUsername"] for user in users} == {"owner@farm.example"}
+        target = next(user for user in users if "panoramaCredentials" not in user)
+        started = await http.post(
+            f"{API}/users/{target['id']}/one-click-integration/Panorama",
+            json={"clientId": "own-client", "username": "own@partner.example",
+                  "password": "own-partner-pw", "clientEnvironment": "STAGE",
+                  "sharingUrlId": partner.sharing_url_id})
+        assert started.status_code == 200

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from leafdesk.sandbox import DEMO, SandboxConfig, create_app
+import pytest
+
+from leafdesk.sandbox import DEMO, DemoLogins, SandboxConfig, create_app
 
 
 def dump(seed: int, users: int = 250) -> list[tuple]:
@@ -103,3 +105,8 @@ def test_demo_logins_fixed():
     for partner in DEMO.partners.values():
         assert partner.username.endswith(".example")
         assert re.fullmatch(r"[0-9a-f-]{36}", partner.sharing_url_id)
+
+
+def test_logins_need_both_environments():
+    with pytest.raises(ValueError, match="STAGE"):
+        SandboxConfig(logins=DemoLogins("a", "b", {"STAGE": DEMO.partners["STAGE"]}))

@@ -175,6 +175,23 @@ def test_command_keeps_state_across_restart(tmp_path):
     assert fetched.json()["name"] == "Restart Ridge Farm"
 
 
+def test_command_accepts_other_logins():
+    process, banner = _start_command(
+        "--users", "4", "--owner", "owner@farm.example", "own-owner-pw",
+        "--partner", "PRODUCTION", "own-client", "own@partner.example", "own-partner-pw",
+        "0f7c1e5b-3a4f-4e8b-9c2d-6a1f0e9b8c7d")
+    base_url = banner.splitlines()[0]
+    _wait_until_answering(base_url)
+    assert "owner@farm.example / own-owner-pw" in banner
+    assert "own-client" in banner
+    assert DEMO.partners["STAGE"].client_id in banner
+    with httpx.Client(base_url=base_url) as http:
+        signed = http.post("/api/authenticate", json={
+            "username": "owner@farm.example", "password": "own-owner-pw"})
+    _interrupt(process)
+    assert signed.status_code == 200
+
+
 def test_command_port_in_use_is_one_sentence():
     taken = socket.socket()
     taken.bind(("127.0.0.1", 0))
@@ -195,7 +212,9 @@ def test_command_port_in_use_is_one_sentence():
 def test_command_rejects_bad_options():
     for args in (["--faults", "500,boom"], ["--latency", "fast"], ["--rate-limit", "0/s"],
                  ["--fault-rate", "2"], ["--embed-credentials", "some"],
-                 ["--clock-speed", "nan"], ["--users", "-3"]):
+                 ["--clock-speed", "nan"], ["--users", "-3"],
+                 ["--partner", "QA", "c", "u", "p", "0f7c1e5b-3a4f-4e8b-9c2d-6a1f0e9b8c7d"],
+                 ["--partner", "STAGE", "c", "u", "p", "not-a-uuid"]):
         result = subprocess.run([sys.executable, "-m", "leafdesk.sandbox.cli", *args],
                                 capture_output=True, text=True, timeout=30, check=False)
         assert result.returncode == 2, args
