@@ -7,6 +7,7 @@ token or a password).
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 
@@ -53,8 +54,12 @@ class LeafError(Exception):
         return f"{subject}: {reason}."
 
     def about(self, *, leaf_user: str | None = None, action: str | None = None) -> LeafError:
-        """Fill in the Leaf user and action where the raiser did not know them; return self."""
-        if leaf_user and not self.leaf_user:
+        """Fill in the Leaf user and action where the raiser did not know them; return self.
+
+        The client knows only a Leaf user's id, so a name given here replaces an id already set:
+        the operator reads "for Cedar Valley Farms", not a UUID.
+        """
+        if leaf_user and (not self.leaf_user or _is_uuid(self.leaf_user)):
             self.leaf_user = leaf_user
         if action and not self.action:
             self.action = action
@@ -141,3 +146,11 @@ class MalformedResponseError(LeafError):
 
 class CancelledByOperator(LeafError):
     """The operator cancelled the operation before it finished."""
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
