@@ -72,7 +72,7 @@ async def authenticate(request: Request) -> Response:
 
     owner = state.config.logins
     if (username.casefold() != owner.owner_username.casefold()
-            or not hmac.compare_digest(password, owner.owner_password)):
+            or not hmac.compare_digest(password.encode(), owner.owner_password.encode())):
         log.info("sign-in rejected for %s", username)
         raise ProblemError(401, "Bad credentials: the username or password is wrong.",
                            title="Unauthorized", error_key="badCredentials")

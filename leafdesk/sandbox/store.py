@@ -136,7 +136,7 @@ def hash_password(password: str, salt: str | None = None) -> str:
 
 def password_matches(password: str, stored: str) -> bool:
     salt, _, _ = stored.partition("$")
-    return hmac.compare_digest(hash_password(password, salt), stored)
+    return hmac.compare_digest(hash_password(password, salt).encode(), stored.encode())
 
 
 class IndexedSet:

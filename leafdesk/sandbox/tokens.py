@@ -47,7 +47,8 @@ class TokenIssuer:
         if len(parts) != 3:
             return None
         signing_input = f"{parts[0]}.{parts[1]}"
-        if not hmac.compare_digest(self._sign(signing_input), parts[2]):
+        signature = parts[2].encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(self._sign(signing_input).encode("ascii"), signature):
             return None
         try:
             claims = json.loads(_decode_segment(parts[1]))
@@ -60,5 +61,6 @@ class TokenIssuer:
         return subject if isinstance(subject, str) else None
 
     def _sign(self, signing_input: str) -> str:
-        digest = hmac.new(self._key, signing_input.encode("ascii"), hashlib.sha512).digest()
+        digest = hmac.new(self._key, signing_input.encode("utf-8", "surrogateescape"),
+                          hashlib.sha512).digest()
         return _encode_segment(digest)

@@ -66,6 +66,13 @@ async def test_wrong_password_is_401(anonymous):
     assert "id_token" not in response.text
 
 
+async def test_non_ascii_password_is_401(anonymous):
+    async with anonymous:
+        response = await anonymous.post("/api/authenticate", json={
+            "username": DEMO.owner_username, "password": "pässwörd-ñ"})
+    assert_problem(response, 401)
+
+
 async def test_unknown_username_is_401(anonymous):
     async with anonymous:
         response = await anonymous.post("/api/authenticate", json={
@@ -97,10 +104,11 @@ async def test_missing_token_is_401(anonymous):
 
 @pytest.mark.parametrize("header", [
     "Bearer not-a-jwt", "Bearer a.b.c", "Basic ZGVtbzpkZW1v", "Bearer ",
+    "Bearer a.b.\u00e9", "Bearer \u00e9.\u00e9.\u00e9",
 ])
 async def test_malformed_token_is_401(anonymous, header):
     async with anonymous:
-        response = await anonymous.get(f"{API}/users", headers={"Authorization": header})
+        response = await anonymous.get(f"{API}/users", headers={"Authorization": header.encode("latin-1")})
     assert_problem(response, 401)
 
 
