@@ -334,7 +334,7 @@ async def test_pool_limits_concurrency(server, controls, users):
         await client.aclose()
     # Eight 200 ms requests: four rounds through two connections, one round through eight.
     assert timings[2] >= 0.75
-    assert timings[8] < 0.6
+    assert timings[8] < 0.7
 
 
 # --- read-back after a lost change --------------------------------------------------------------
