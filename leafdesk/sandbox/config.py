@@ -99,8 +99,10 @@ class SandboxConfig:
             raise ValueError(
                 f"embed_credentials must be 'full' or 'id', not {self.embed_credentials!r}"
             )
-        if self.clock_speed <= 0:
-            raise ValueError(f"clock_speed must be above 0, not {self.clock_speed}")
+        # Past these, sandbox dates would soon leave the range datetime can format.
+        if not 0 < self.clock_speed <= 1_000_000:
+            raise ValueError(f"clock_speed must be above 0 and at most 1000000, "
+                             f"not {self.clock_speed}")
         if self.latency_ms < 0 or self.latency_jitter_ms < 0:
             raise ValueError("latency_ms and latency_jitter_ms must be 0 or more")
         if self.rate_limit is not None and self.rate_limit <= 0:
@@ -110,8 +112,8 @@ class SandboxConfig:
         unknown = [kind for kind in self.faults if kind not in FAULT_KINDS]
         if unknown:
             raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
-        if self.share_expiry_seconds <= 0:
-            raise ValueError("share_expiry_seconds must be above 0")
+        if not 0 < self.share_expiry_seconds <= 365 * 24 * 3600:
+            raise ValueError("share_expiry_seconds must be above 0 and at most a year")
         if self.slow_seconds < 0:
             raise ValueError("slow_seconds must be 0 or more")
         if set(self.logins.partners) != set(ENVIRONMENTS):

@@ -23,6 +23,9 @@ from .state import SandboxState
 
 log = logging.getLogger(__name__)
 
+# One advance may move the clock ten years; dates must stay within what datetime can format.
+MAX_ADVANCE_SECONDS = 10 * 366 * 24 * 3600
+
 
 def _state(request: Request) -> SandboxState:
     state: SandboxState = request.app.state.sandbox
@@ -105,9 +108,9 @@ async def advance_clock(request: Request) -> Response:
     state = _state(request)
     body = await read_json_object(request)
     seconds = body.get("seconds")
-    if not _is_number(seconds) or seconds < 0:
-        raise ProblemError(400, "Send {\"seconds\": N} with N a number of 0 or more.",
-                           error_key="secondsInvalid")
+    if not _is_number(seconds) or not 0 <= seconds <= MAX_ADVANCE_SECONDS:
+        raise ProblemError(400, "Send {\"seconds\": N} with N a number from 0 to "
+                           f"{MAX_ADVANCE_SECONDS} (ten years).", error_key="secondsInvalid")
     state.clock.advance(float(seconds))
     state.catch_up()
     state.dirty = True

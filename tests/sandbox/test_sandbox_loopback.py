@@ -212,7 +212,7 @@ def test_command_port_in_use_is_one_sentence():
 def test_command_rejects_bad_options():
     for args in (["--faults", "500,boom"], ["--latency", "fast"], ["--rate-limit", "0/s"],
                  ["--fault-rate", "2"], ["--embed-credentials", "some"],
-                 ["--clock-speed", "nan"], ["--users", "-3"],
+                 ["--clock-speed", "nan"], ["--clock-speed", "1e9"], ["--users", "-3"],
                  ["--partner", "QA", "c", "u", "p", "0f7c1e5b-3a4f-4e8b-9c2d-6a1f0e9b8c7d"],
                  ["--partner", "STAGE", "c", "u", "p", "not-a-uuid"]):
         result = subprocess.run([sys.executable, "-m", "leafdesk.sandbox.cli", *args],
