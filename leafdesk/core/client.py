@@ -367,9 +367,13 @@ class LeafClient:
     ) -> LeafUser:
         """Create a Leaf user and return it as Leaf stored it.
 
-        When no response comes, the users with this e-mail are read back: a user with the same
-        name and e-mail is taken as the one created. The request is not sent again, because a
-        late arrival of the first one would create a second user.
+        Only `externalId` is optional to Leaf; without `phone` or `address` the sandbox rejects
+        the request with 400, so they are optional here only to let Leaf name what is missing.
+
+        When no response comes, the users with this e-mail are read back, and the newest with
+        the same name is taken as the one created. NOTE: a user with the same name and e-mail
+        that existed before cannot be told apart from it. The request is not sent again,
+        because a late arrival of the first one would create a second user.
         """
         action = "create the Leaf user"
         body: dict[str, Any] = {"name": name, "email": email}
