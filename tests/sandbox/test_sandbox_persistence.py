@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sandbox_helpers import API, all_users, manual_body, sign_in, unconnected_user
 
-from leafdesk.sandbox import SandboxConfig, create_app, start_background_server
+from leafdesk.sandbox import DEMO, SandboxConfig, create_app, start_background_server
 from leafdesk.sandbox.persistence import StateFileError
 
 NEW_USER = {"name": "Kept Knoll Farms", "email": "ops@kept-knoll.example.net",
@@ -109,6 +109,12 @@ def test_bad_state_file_is_reported(tmp_path, content, words):
         create_app(SandboxConfig(users=5, state_file=path))
 
 
+def _owner_headers(http: httpx.Client) -> dict[str, str]:
+    token = http.post("/api/authenticate", json={
+        "username": DEMO.owner_username, "password": DEMO.owner_password}).json()["id_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.mark.loopback
 def test_state_survives_server_restart(tmp_path):
     path = tmp_path / "sandbox.json"
@@ -116,10 +122,8 @@ def test_state_survives_server_restart(tmp_path):
     server = start_background_server(config)
     try:
         with httpx.Client(base_url=server.base_url) as http:
-            token = http.post("/api/authenticate", json={
-                "username": "demo@leafdesk.example", "password": "leafdesk-demo"}).json()
-            headers = {"Authorization": f"Bearer {token['id_token']}"}
-            created = http.post(f"{API}/users", json=NEW_USER, headers=headers).json()
+            created = http.post(f"{API}/users", json=NEW_USER,
+                                headers=_owner_headers(http)).json()
     finally:
         server.stop()
 
@@ -127,10 +131,7 @@ def test_state_survives_server_restart(tmp_path):
     server = start_background_server(config)
     try:
         with httpx.Client(base_url=server.base_url) as http:
-            token = http.post("/api/authenticate", json={
-                "username": "demo@leafdesk.example", "password": "leafdesk-demo"}).json()
-            headers = {"Authorization": f"Bearer {token['id_token']}"}
-            fetched = http.get(f"{API}/users/{created['id']}", headers=headers)
+            fetched = http.get(f"{API}/users/{created['id']}", headers=_owner_headers(http))
     finally:
         server.stop()
     assert fetched.status_code == 200
