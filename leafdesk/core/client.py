@@ -14,8 +14,8 @@ import json
 import logging
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
 from urllib.parse import quote
 
 from leafdesk.core.dates import parse_optional_datetime
@@ -175,7 +175,7 @@ class LeafClient:
         self._token = None
         await self._http.aclose()
 
-    async def __aenter__(self) -> LeafClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -236,7 +236,7 @@ class LeafClient:
     def _token_expiring(self) -> bool:
         if self.token_expires_at is None:
             return False
-        return datetime.now(timezone.utc) >= self.token_expires_at - self.refresh_margin
+        return datetime.now(UTC) >= self.token_expires_at - self.refresh_margin
 
     async def _sign_in_again(self, rejected: Secret) -> None:
         async with self._sign_in_lock:
@@ -387,12 +387,12 @@ class LeafClient:
         try:
             reply = await self._call("POST", f"{API}/users", action=action, leaf_user=name,
                                      json_body=body)
-        except OutcomeUnknownError as unknown:
+        except OutcomeUnknownError:
             match = await self._find_created_user(name=name, email=email, external_id=external_id)
             if match is not None:
                 logger.info("The user %s was created although Leaf's response was lost", match.id)
                 return match
-            raise unknown
+            raise
 
         _expect(reply, (200, 201), action=action, leaf_user=name)
         return parse_user(_json_object(reply, action=action, leaf_user=name), action=action,
@@ -624,7 +624,7 @@ class LeafClient:
             if stored is not None:
                 if (stored.client_id, stored.username, stored.sharing_url_id) == wanted:
                     return stored
-                raise unknown
+                raise
             reply = await self._call("POST", path, action=action, json_body=body)
             if reply.status_code == 409:
                 # The first request arrived after the read-back.
@@ -844,7 +844,7 @@ def jwt_expiry(token: str) -> datetime | None:
     if not isinstance(expiry, (int, float)) or isinstance(expiry, bool):
         return None
     try:
-        return datetime.fromtimestamp(expiry, tz=timezone.utc)
+        return datetime.fromtimestamp(expiry, tz=UTC)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -1018,7 +1018,7 @@ def _status_code(value: Any) -> int | None:
 
 
 def _event_sort_key(event: CredentialEvent) -> datetime:
-    return event.created_date or datetime.min.replace(tzinfo=timezone.utc)
+    return event.created_date or datetime.min.replace(tzinfo=UTC)
 
 
 def parse_one_click(obj: dict[str, Any], leaf_user_id: str, *,

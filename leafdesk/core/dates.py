@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def parse_leaf_datetime(value: object) -> datetime:
     if isinstance(value, (int, float)):
         seconds = value / 1000 if abs(value) >= _EPOCH_MILLISECONDS_FROM else value
         try:
-            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+            return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError) as error:
             raise DateParseError(f"epoch value out of range: {value!r}") from error
 
@@ -51,8 +51,8 @@ def parse_leaf_datetime(value: object) -> datetime:
         raise DateParseError(f"not an ISO-8601 date: {value!r}") from error
 
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def parse_optional_datetime(value: object) -> datetime | None:
@@ -73,8 +73,8 @@ def parse_optional_datetime(value: object) -> datetime | None:
 def format_leaf_datetime(moment: datetime) -> str:
     """Format a datetime as Leaf's millisecond UTC form, `2024-05-01T10:20:30.123Z`."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    utc = moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -136,14 +136,14 @@ async def test_sign_in_reads_expiry(rig):
     assert rig.client.signed_in
     expires = rig.client.token_expires_at
     assert expires is not None
-    lifetime = expires - datetime.now(timezone.utc)
+    lifetime = expires - datetime.now(UTC)
     assert timedelta(hours=23) < lifetime <= timedelta(hours=24, minutes=1)
 
 
 async def test_remember_me_lasts_30_days(rig):
     client = rig.new_client(remember_me=True)
     await client.sign_in()
-    lifetime = client.token_expires_at - datetime.now(timezone.utc)
+    lifetime = client.token_expires_at - datetime.now(UTC)
     assert timedelta(days=29) < lifetime <= timedelta(days=30, minutes=1)
     await client.aclose()
 

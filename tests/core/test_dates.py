@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -12,8 +12,6 @@ from leafdesk.core.dates import (
     parse_leaf_datetime,
     parse_optional_datetime,
 )
-
-UTC = timezone.utc
 
 
 @pytest.mark.parametrize(

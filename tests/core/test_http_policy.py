@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -45,12 +45,12 @@ def test_retry_after_seconds():
 
 
 def test_retry_after_http_date():
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    later = datetime.now(UTC) + timedelta(seconds=30)
     value = parse_retry_after(email.utils.format_datetime(later, usegmt=True))
     assert value is not None
     assert 25 <= value <= 31
 
-    earlier = datetime.now(timezone.utc) - timedelta(minutes=5)
+    earlier = datetime.now(UTC) - timedelta(minutes=5)
     assert parse_retry_after(email.utils.format_datetime(earlier, usegmt=True)) == 0.0
 
 
