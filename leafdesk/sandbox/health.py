@@ -57,12 +57,15 @@ def run_steps(state: SandboxState, now: float) -> int:
     if now - state.health_last_step > MAX_CATCH_UP_SECONDS:
         state.health_last_step = now - MAX_CATCH_UP_SECONDS
     steps = 0
+    changes_before = state.status_changes
     while state.health_last_step + STEP_SECONDS <= now:
         state.health_last_step += STEP_SECONDS
         _step(state, state.health_last_step)
         steps += 1
     if steps:
         state.purge(now)
+        log.info("health process ran %d hourly steps: %d credential status changes", steps,
+                 state.status_changes - changes_before)
     return steps
 
 

@@ -69,6 +69,7 @@ class SandboxState:
         self.served_over_socket = False  # set by the server; decides how a "reset" fault acts
         self.state_file = Path(config.state_file) if config.state_file else None
         self.dirty = False
+        self.status_changes = 0  # made by the health process, for its summary log line
         self._last_save = 0.0
         self._save_interval = 1.0
         self._load_or_generate()
@@ -154,7 +155,8 @@ class SandboxState:
             return
         credential.status = status_after(kind)
         self.record_event(credential, make_event(kind, moment, self.health_rng, seeded=False))
-        log.info("credential of user %s is now %s (%s)", user.id, credential.status, kind)
+        self.status_changes += 1
+        log.debug("credential of user %s is now %s (%s)", user.id, credential.status, kind)
 
     def set_status(self, user: User, status: str) -> Credential:
         """Set a credential's status by hand, with the event that would explain it."""
