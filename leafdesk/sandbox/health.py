@@ -64,8 +64,9 @@ def run_steps(state: SandboxState, now: float) -> int:
         steps += 1
     if steps:
         state.purge(now)
-        log.info("health process ran %d hourly steps: %d credential status changes", steps,
-                 state.status_changes - changes_before)
+        changes = state.status_changes - changes_before
+        log.log(logging.INFO if changes else logging.DEBUG,
+                "health process ran %d hourly steps: %d credential status changes", steps, changes)
     return steps
 
 
