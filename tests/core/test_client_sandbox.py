@@ -290,6 +290,10 @@ async def test_get_unknown_user_is_not_found(rig):
     assert error.sentence() == (
         f"Could not load the Leaf user for {missing}: Leaf has no user with this id."
     )
+    # A caller that knows the user's name puts it in place of the id.
+    assert error.about(leaf_user="Ridge Farm").sentence() == (
+        "Could not load the Leaf user for Ridge Farm: Leaf has no user with this id."
+    )
 
 
 async def test_create_user(rig):
