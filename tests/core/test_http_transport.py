@@ -149,6 +149,10 @@ def test_base_url_must_be_http(base_url):
     assert error.sentence().startswith("Could not connect to Leaf: the Leaf address must start")
 
 
-def test_base_url_trailing_slash_dropped():
+@pytest.mark.asyncio
+async def test_base_url_trailing_slash_dropped():
     client = LeafClient("  https://api.withleaf.io/  ", "owner", "pw")
     assert client.base_url == "https://api.withleaf.io"
+    # Nothing was sent: the client only connects when a call needs it.
+    assert client.requests_sent == 0
+    await client.aclose()
