@@ -102,6 +102,10 @@ class MainWindow(QMainWindow):
         self.refresh_timer = QTimer(self)
         self.refresh_timer.timeout.connect(self._periodic_refresh)
         self.apply_settings()
+        # Builds the search text of every row in small steps while the window is idle.
+        self.search_prepare_timer = QTimer(self)
+        self.search_prepare_timer.setInterval(0)
+        self.search_prepare_timer.timeout.connect(self._prepare_search_step)
         self.reconnect_timer = QTimer(self)
         self.reconnect_timer.setInterval(RECONNECT_SECONDS * 1000)
         self.reconnect_timer.timeout.connect(self.try_reconnect)
@@ -370,7 +374,12 @@ class MainWindow(QMainWindow):
         self.model.set_rows(rows)
         self._after_rows_changed()
 
+    def _prepare_search_step(self) -> None:
+        if self.model.prepare_search(1000):
+            self.search_prepare_timer.stop()
+
     def _after_rows_changed(self) -> None:
+        self.search_prepare_timer.start()
         self.summary.set_counts(self.model.counts())
         self._update_counts()
         self._update_sync_label()
@@ -562,7 +571,18 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 self.tr("Refresh finished; {failed} user(s) could not be read and show their "
                         "cached state.").format(failed=failed), 15000)
-        self.load_from_cache()
+
+        # The refresh's last step (writing the cache) just ran in this same loop iteration, so
+        # the table is filled in the next one, from the rows in hand rather than read back.
+        rows = list(getattr(result, "rows", None) or [])
+        if rows and getattr(result, "complete", False):
+            QTimer.singleShot(0, lambda: self._show_rows(rows))
+        else:
+            QTimer.singleShot(0, self.load_from_cache)
+
+    def _show_rows(self, rows: list[UserRow]) -> None:
+        self.model.set_rows(rows)
+        self._after_rows_changed()
 
     def _on_refresh_finished(self) -> None:
         operation = self.refresh_operation
@@ -849,6 +869,7 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.refresh_timer.stop()
         self.reconnect_timer.stop()
+        self.search_prepare_timer.stop()
         if self._credential_task is not None and not self._credential_task.done():
             self._credential_task.cancel()
         if self.refresh_operation is not None and self.refresh_operation.running:

@@ -7,7 +7,8 @@ colour with a shape, so the state never rests on colour alone.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from PySide6.QtCore import QCoreApplication, QPointF, QRectF, Qt
@@ -51,6 +52,8 @@ _ENVIRONMENT_COLOURS: dict[str, tuple[str, str]] = {
 }
 
 
+# Labels are looked up for every row shown or searched, so each is translated once per run.
+@lru_cache(maxsize=None)
 def state_label(state: ConnectionState) -> str:
     """Return the short, translated name of a state, as the table and summary strip show it."""
     labels = {
@@ -73,6 +76,7 @@ def state_text(view: StateView) -> str:
     return label
 
 
+@lru_cache(maxsize=None)
 def actor_label(actor: Actor) -> str:
     """Return who must act, in words."""
     labels = {
@@ -169,6 +173,12 @@ def _draw_state_pixmap(state: ConnectionState, size: int, dark: bool) -> QPixmap
     return pixmap
 
 
+@lru_cache(maxsize=1)
+def _local_offset(_hour: int) -> timedelta:
+    offset = datetime.now().astimezone().utcoffset()
+    return offset if offset is not None else timedelta(0)
+
+
 def format_time(moment: datetime | None) -> str:
     """Return a time in the operator's local zone as "YYYY-MM-DD HH:MM", or "" for none.
 
@@ -177,8 +187,15 @@ def format_time(moment: datetime | None) -> str:
     if moment is None:
         return ""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    local = moment.astimezone()
+        utc = moment
+    elif moment.tzinfo is timezone.utc:
+        utc = moment.replace(tzinfo=None)
+    else:
+        utc = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    # NOTE: the zone's current UTC offset is applied to every time (looked up again each
+    # hour), so a time on the other side of a daylight-saving change shows one hour off.
+    # Converting each time exactly costs a system call per time, too slow for 50,000 rows.
+    local = utc + _local_offset(int(time.time() // 3600))
     return (f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
             f"{local.hour:02d}:{local.minute:02d}")
 

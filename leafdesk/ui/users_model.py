@@ -94,6 +94,9 @@ class UsersModel(QAbstractTableModel):
         self._haystack: list[str | None] = []
         self._index_by_id: dict[str, int] = {}
         self._sort: tuple[int, Qt.SortOrder] | None = None
+        self._prepared_up_to = 0
+        self._counts: Counter[ConnectionState] = Counter()
+        self._counts_version = -1
         # Bumped on every change of rows, so the proxy knows its cached search result is stale.
         self.version = 0
 
@@ -174,6 +177,25 @@ class UsersModel(QAbstractTableModel):
                 self.haystack(row_number)
         return self._haystack  # type: ignore[return-value]
 
+    def prepare_search(self, max_rows: int = 2000) -> bool:
+        """Build the search text of up to `max_rows` more rows; return True once all are built.
+
+        The window calls this from an idle timer after a load, so the first keystroke of a
+        search does not pay for building 50,000 rows at once.
+        """
+        haystack = self._haystack
+        start = self._prepared_up_to
+        end = len(haystack)
+        built = 0
+        position = start
+        while position < end and built < max_rows:
+            if haystack[position] is None:
+                self.haystack(position)
+                built += 1
+            position += 1
+        self._prepared_up_to = position
+        return position >= end
+
     def rows(self) -> list[UserRow]:
         """Return the rows in model order (a copy of the list, the rows themselves are frozen)."""
         return list(self._rows)
@@ -190,7 +212,10 @@ class UsersModel(QAbstractTableModel):
 
     def counts(self) -> Counter[ConnectionState]:
         """Return how many users are in each connection state."""
-        return Counter(row.state.state for row in self._rows)
+        if self._counts_version != self.version:
+            self._counts = Counter(row.state.state for row in self._rows)
+            self._counts_version = self.version
+        return Counter(self._counts)
 
     # --- changing ------------------------------------------------------------------------
 
@@ -217,6 +242,7 @@ class UsersModel(QAbstractTableModel):
             self._rows[row_number] = row
             self._display[row_number] = None
             self._haystack[row_number] = None
+            self._prepared_up_to = min(self._prepared_up_to, row_number)
             changed.append(row_number)
         self.version += 1
 
@@ -244,6 +270,7 @@ class UsersModel(QAbstractTableModel):
 
         self._sort = (column, order)
         self._sort_rows(column, order)
+        self._prepared_up_to = 0
         self._reindex()
         self.version += 1
 
@@ -254,12 +281,14 @@ class UsersModel(QAbstractTableModel):
 
     def _sort_rows(self, column: int, order: Qt.SortOrder) -> None:
         key = self._sort_key(Column(column))
-        paired = sorted(zip(self._rows, self._display, self._haystack, strict=True),
-                        key=lambda item: key(item[0]),
-                        reverse=order == Qt.SortOrder.DescendingOrder)
-        self._rows = [item[0] for item in paired]
-        self._display = [item[1] for item in paired]
-        self._haystack = [item[2] for item in paired]
+        keys = [key(row) for row in self._rows]
+        positions = sorted(range(len(keys)), key=keys.__getitem__,
+                           reverse=order == Qt.SortOrder.DescendingOrder)
+        self._rows = [self._rows[position] for position in positions]
+        # Right after a load nothing was shown yet, so there is nothing derived to carry along.
+        if any(shown is not None for shown in self._display):
+            self._display = [self._display[position] for position in positions]
+            self._haystack = [self._haystack[position] for position in positions]
 
     def _sort_key(self, column: Column):
         def text(value: str | None) -> str:
@@ -283,6 +312,7 @@ class UsersModel(QAbstractTableModel):
     def _clear_derived(self) -> None:
         self._display = [None] * len(self._rows)
         self._haystack = [None] * len(self._rows)
+        self._prepared_up_to = 0
 
     def _reindex(self) -> None:
         self._index_by_id = {row.user.id: number for number, row in enumerate(self._rows)}
@@ -300,8 +330,8 @@ class UsersFilterProxy(QSortFilterProxyModel):
         self._source = source
         self._needle = ""
         self._state: ConnectionState | None = None
-        self._mask: list[bool] | None = None
-        self._mask_version = -1
+        self._accepted: list[bool] | None = None
+        self._accepted_version = -1
         self.setSourceModel(source)
 
     @property
@@ -319,7 +349,7 @@ class UsersFilterProxy(QSortFilterProxyModel):
             return
         self._begin_change()
         self._needle = needle
-        self._mask = None
+        self._accepted = None
         self._end_change()
 
     def set_state_filter(self, state: ConnectionState | None) -> None:
@@ -328,28 +358,39 @@ class UsersFilterProxy(QSortFilterProxyModel):
             return
         self._begin_change()
         self._state = state
+        self._accepted = None
         self._end_change()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self._source.sort(column, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex) -> bool:  # noqa: N802
+        # Called once per row for every keystroke, so it only reads a list built in one pass.
+        accepted = self._accepted
+        if accepted is None or self._accepted_version != self._source.version:
+            accepted = self._rebuild_accepted()
+        if source_row < len(accepted):
+            return accepted[source_row]
+        return self._accepts(source_row)
+
+    def _accepts(self, source_row: int) -> bool:
         if self._state is not None and self._source.row_at(source_row).state.state != self._state:
             return False
-        if not self._needle:
-            return True
-        if self._mask is None or self._mask_version != self._source.version:
-            self._rebuild_mask()
-        mask = self._mask
-        assert mask is not None
-        if source_row >= len(mask):
-            return self._needle in self._source.haystack(source_row)
-        return mask[source_row]
+        return not self._needle or self._needle in self._source.haystack(source_row)
 
-    def _rebuild_mask(self) -> None:
-        needle = self._needle
-        self._mask = [needle in text for text in self._source.haystacks()]
-        self._mask_version = self._source.version
+    def _rebuild_accepted(self) -> list[bool]:
+        needle, state = self._needle, self._state
+        count = self._source.rowCount()
+        if needle:
+            accepted = [needle in text for text in self._source.haystacks()]
+        else:
+            accepted = [True] * count
+        if state is not None:
+            rows = self._source.rows()
+            accepted = [keep and row.state.state == state for keep, row in zip(accepted, rows)]
+        self._accepted = accepted
+        self._accepted_version = self._source.version
+        return accepted
 
     def _begin_change(self) -> None:
         # Qt 6.9 added begin/endFilterChange and deprecated invalidateFilter.

@@ -1,0 +1,128 @@
+"""Time until the window shows its table of 50,000 cached users, beside a bare PySide6 window.
+
+Each case runs in a fresh Python process and is timed from the process's first line (before
+PySide6 is imported) to the first paint of the table's viewport after the window is shown:
+- baseline: a QMainWindow holding an empty QTableView;
+- LeafDesk: the main window over a cache of 50,000 users, rows loaded and painted.
+The cases alternate, 5 runs each; the medians and their ratio are printed. Target: at most 2.
+Run with `python bench/ui_startup.py [--users N] [--runs N]`.
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()
+
+import argparse  # noqa: E402 - timing starts before every import
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _paint_watcher(viewport, needs_rows):
+    """Quit the application at the viewport's first paint once `needs_rows()` holds."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication
+
+    class Watcher(QObject):
+        elapsed: float | None = None
+
+        def eventFilter(self, watched, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint and self.elapsed is None and needs_rows():
+                self.elapsed = time.perf_counter() - STARTED
+                QApplication.instance().quit()
+            return False
+
+    watcher = Watcher()
+    viewport.installEventFilter(watcher)
+    return watcher
+
+
+def child_bare() -> float:
+    from PySide6.QtWidgets import QApplication, QMainWindow, QTableView
+
+    app = QApplication(sys.argv[:1])
+    window = QMainWindow()
+    table = QTableView(window)
+    window.setCentralWidget(table)
+    window.resize(1280, 800)
+    watcher = _paint_watcher(table.viewport(), lambda: True)
+    window.show()
+    app.exec()
+    return watcher.elapsed
+
+
+def child_leafdesk(cache_file: Path) -> float:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ui_support import context_over_cache, isolate_folders
+
+    isolate_folders()
+    from leafdesk.ui import aio
+    from leafdesk.ui.main_window import MainWindow
+
+    app = aio.application(sys.argv[:1])
+    aio.event_loop(app)
+    window = MainWindow(context_over_cache(cache_file))
+    watcher = _paint_watcher(window.table.viewport(), lambda: window.model.rowCount() > 0)
+    window.show()
+    app.exec()
+    rows = window.model.rowCount()
+    if rows == 0:
+        raise SystemExit("the window showed no rows")
+    return watcher.elapsed
+
+
+def run_case(case: str, cache_file: Path) -> float:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", case, "--cache", str(cache_file)],
+        check=True, capture_output=True, text=True, env={**os.environ, "QT_QPA_PLATFORM":
+                                                        os.environ["QT_QPA_PLATFORM"]},
+    ).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=50_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--child", choices=("bare", "leafdesk"))
+    parser.add_argument("--cache", type=Path)
+    options = parser.parse_args()
+
+    if options.child == "bare":
+        print(f"{child_bare():.4f}")
+        return
+    if options.child == "leafdesk":
+        print(f"{child_leafdesk(options.cache):.4f}")
+        return
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ui_support import isolate_folders, write_cache
+
+    isolate_folders()
+    folder = Path(tempfile.mkdtemp(prefix="leafdesk-bench-cache-"))
+    cache_file = write_cache(folder / "cache.sqlite3", options.users)
+
+    bare: list[float] = []
+    leafdesk: list[float] = []
+    for _ in range(options.runs):
+        bare.append(run_case("bare", cache_file))
+        leafdesk.append(run_case("leafdesk", cache_file))
+
+    bare_median = statistics.median(bare)
+    leafdesk_median = statistics.median(leafdesk)
+    print(f"bare PySide6 window, empty table: median {bare_median:.3f} s "
+          f"({', '.join(f'{t:.3f}' for t in bare)})")
+    print(f"LeafDesk window, {options.users:,} users: median {leafdesk_median:.3f} s "
+          f"({', '.join(f'{t:.3f}' for t in leafdesk)})")
+    print(f"ratio {leafdesk_median / bare_median:.2f} (target: at most 2)")
+
+
+if __name__ == "__main__":
+    main()
