@@ -270,10 +270,18 @@ class Cache:
             current = _current_states(db, [row.user.id for row in rows])
             self._upsert_rows(db, rows, current, datetime.now(UTC), set())
 
-    def load_rows(self) -> list[UserRow]:
-        """Return every cached user by name, marked `from_cache`, with the check time stored."""
+    def load_rows(self, *, limit: int | None = None) -> list[UserRow]:
+        """Return every cached user by name, marked `from_cache`, with the check time stored.
+
+        `limit` returns only the first users by name (the window shows them while the rest load).
+        """
+        query = f"{_SELECT_USERS} ORDER BY name COLLATE NOCASE, id"
+        parameters: tuple[int, ...] = ()
+        if limit is not None:
+            query += " LIMIT ?"
+            parameters = (limit,)
         with self._lock, _collector_paused():
-            cursor = self._connection().execute(f"{_SELECT_USERS} ORDER BY name COLLATE NOCASE, id")
+            cursor = self._connection().execute(query, parameters)
             return [_row_from_record(record) for record in cursor]
 
     def load_row(self, user_id: str) -> UserRow | None:
