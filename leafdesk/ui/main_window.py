@@ -13,7 +13,16 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import (
+    QEvent,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QColor, QGuiApplication, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -51,6 +60,10 @@ from leafdesk.ui.window_state import WindowStateStore
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 30
+# Users read first from the cache at start, enough to fill the first screen; the rest follow
+# in the next loop iteration, after the window has painted.
+FIRST_SCREEN_ROWS = 200
+REST_OF_ROWS_DELAY_MS = 500
 HIDDEN_BY_DEFAULT = (Column.USER_ID,)
 
 
@@ -112,7 +125,8 @@ class MainWindow(QMainWindow):
 
         self.resize(1280, 800)
         self._restore_layout()
-        self.load_from_cache()
+        self.rows_complete = False
+        self._load_first_screen()
         if not self.online:
             self._enter_offline(self.offline_since)
         else:
@@ -372,7 +386,37 @@ class MainWindow(QMainWindow):
         """Fill the table from the offline cache (what the last refresh saw)."""
         rows = self.context.cache.load_rows()
         self.model.set_rows(rows)
+        self.rows_complete = True
         self._after_rows_changed()
+
+    def _load_first_screen(self) -> None:
+        # The cache returns users by name, so its first users are the table's first rows only
+        # while the table is sorted by name, ascending.
+        header = self.table.horizontalHeader()
+        by_name = (header.sortIndicatorSection() == Column.NAME
+                   and header.sortIndicatorOrder() == Qt.SortOrder.AscendingOrder)
+        if not by_name:
+            self.load_from_cache()
+            return
+        rows = self.context.cache.load_rows(limit=FIRST_SCREEN_ROWS)
+        self.model.set_rows(rows)
+        if len(rows) < FIRST_SCREEN_ROWS:
+            self.rows_complete = True
+        else:
+            # After the first paint of the table; a window never shown loads them shortly too.
+            self.table.viewport().installEventFilter(self)
+            QTimer.singleShot(REST_OF_ROWS_DELAY_MS, self._load_rest)
+        self._after_rows_changed()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint and watched is self.table.viewport():
+            watched.removeEventFilter(self)
+            QTimer.singleShot(0, self._load_rest)
+        return super().eventFilter(watched, event)
+
+    def _load_rest(self) -> None:
+        if not self.rows_complete:
+            self.load_from_cache()
 
     def _prepare_search_step(self) -> None:
         if self.model.prepare_search(1000):
@@ -380,12 +424,16 @@ class MainWindow(QMainWindow):
 
     def _after_rows_changed(self) -> None:
         self.search_prepare_timer.start()
-        self.summary.set_counts(self.model.counts())
+        if self.rows_complete:
+            self.summary.set_counts(self.model.counts())
         self._update_counts()
         self._update_sync_label()
         self._show_selected()
 
     def _update_counts(self) -> None:
+        if not self.rows_complete:
+            self.counts_label.setText(self.tr("Loading users from the offline cache…"))
+            return
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
         attention = sum(count for state, count in self.model.counts().items()
