@@ -168,7 +168,10 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Name:"), self.account_name)
         form.addRow(self.tr("Base URL:"), self.account_url)
         form.addRow(self.tr("Username:"), self.account_username)
-        form.addRow(self.tr("Colour:"), self.account_colour)
+        colour_row = QHBoxLayout()
+        colour_row.addWidget(self.account_colour)
+        colour_row.addStretch(1)
+        form.addRow(QLabel(self.tr("Colour:"), page), colour_row)
 
         add = QPushButton(self.tr("A&dd"), page)
         add.clicked.connect(self._add_account)
