@@ -57,6 +57,11 @@ def child_leafdesk(cache_file: Path) -> float:
     window = MainWindow(context_over_cache(cache_file))
     window.show()
     window.table.viewport().repaint()
+    # The window reads all but the first screen of users after its first paint.
+    while not window.rows_complete:
+        app.processEvents()
+    if window.model.rowCount() != window.context.cache.count_users():
+        raise SystemExit(f"the table holds {window.model.rowCount()} users")
     while not window.model.prepare_search(5000):
         pass
     window.search_edit.setText("ranch")

@@ -106,6 +106,11 @@ def main() -> None:
     window = MainWindow(context_over_cache(cache_file))
     window.show()
     window.table.viewport().repaint()
+    # The window reads all but the first screen of users after its first paint.
+    while not window.rows_complete:
+        app.processEvents()
+    if window.model.rowCount() != window.context.cache.count_users():
+        raise SystemExit(f"the table holds {window.model.rowCount()} users")
     window.search_prepare_timer.stop()  # built here in one go, and timed
     started = time.perf_counter()
     while not window.model.prepare_search(5000):
