@@ -47,7 +47,7 @@ class DemoSandbox:
         return DEMO.partners[environment]
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
-        """Call a sandbox test control (only with `controls=True`) and return its JSON answer."""
+        """Call a sandbox test control (only with `controls=True`) and return its JSON response."""
         if not self.controls:
             raise RuntimeError("this demo sandbox was started without test controls")
         data = None if body is None else json.dumps(body).encode("utf-8")
@@ -71,7 +71,7 @@ class DemoSandbox:
 
 def start_demo(*, users: int = DEMO_USERS, controls: bool = False,
                cache_file: Path | None = None) -> DemoSandbox:
-    """Start the sandbox with demo data on 127.0.0.1 and a free port; blocks until it answers.
+    """Start the sandbox with demo data on 127.0.0.1 and a free port; block until it responds.
 
     `cache_file` defaults to the demo account's cache in the platform data folder.
     """

@@ -258,20 +258,28 @@ class DetailsPanel(QWidget):
     def _show_credential(self, row: UserRow, credential: PanoramaCredential | None) -> None:
         credential_known = has_credential(row) or credential is not None
         summary = row.user.panorama
-        status = credential.status if credential else (summary.status if summary else None)
-        created = credential.created_time if credential else (
-            summary.created_time if summary else None)
+        if credential is not None:
+            status, created, credential_id = (credential.status, credential.created_time,
+                                              credential.id)
+        elif summary is not None:
+            status, created, credential_id = summary.status, summary.created_time, summary.id
+        else:
+            status, created, credential_id = None, None, ""
+        # Fields only Leaf's credential has; the cache keeps the organization and environment.
         values = {
             "status": status or "",
-            "id": credential.id if credential else (summary.id if summary else ""),
+            "id": credential_id,
             "created": format_time(created),
-            "client_id": (credential.client_id if credential else None) or "",
-            "username": (credential.username if credential else None) or "",
-            "organization": (credential.organization_code if credential else None)
-            or row.organization_code or "",
-            "environment": (credential.client_environment if credential else None)
-            or row.client_environment or "",
+            "client_id": "",
+            "username": "",
+            "organization": row.organization_code or "",
+            "environment": row.client_environment or "",
         }
+        if credential is not None:
+            values["client_id"] = credential.client_id or ""
+            values["username"] = credential.username or ""
+            values["organization"] = credential.organization_code or values["organization"]
+            values["environment"] = credential.client_environment or values["environment"]
         for key, value in values.items():
             self.fields[key].setText(value or "—")
 

@@ -834,7 +834,7 @@ class MainWindow(QMainWindow):
             self.went_offline.emit()
 
     def _enter_online(self) -> None:
-        log.info("Leaf at %s answers again; back online", self.context.account.base_url)
+        log.info("Leaf at %s responds again; back online", self.context.account.base_url)
         self.online = True
         self.offline_since = None
         self.context.online = True
@@ -928,7 +928,7 @@ class MainWindow(QMainWindow):
 
 
 def _summary_credential(row: UserRow):
-    """Build a credential from what the users table knows, for forms that need one."""
+    """Build a credential from the users table's fields, for forms that need one."""
     from leafdesk.core.model import PanoramaCredential
 
     summary = row.user.panorama

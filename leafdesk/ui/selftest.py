@@ -27,7 +27,7 @@ STEP_TIMEOUT_SECONDS = 30.0
 
 
 class SelfTestFailure(Exception):
-    """A self-test step found something wrong; the message says what."""
+    """A self-test step found something wrong; the message names it."""
 
 
 async def wait_for(predicate: Callable[[], Any], what: str,

@@ -97,7 +97,7 @@ class UsersModel(QAbstractTableModel):
         self._prepared_up_to = 0
         self._counts: Counter[ConnectionState] = Counter()
         self._counts_version = -1
-        # Bumped on every change of rows, so the proxy knows its cached search result is stale.
+        # Bumped on every change of rows, so the proxy can tell that its cached search is stale.
         self.version = 0
 
     # --- reading -------------------------------------------------------------------------
