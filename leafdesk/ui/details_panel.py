@@ -74,6 +74,8 @@ class DetailsPanel(QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        # Text wraps to the panel's width; only the height scrolls.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(content)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -115,10 +117,12 @@ class DetailsPanel(QWidget):
         state_grid.setColumnStretch(1, 1)
 
         # The actions. Mnemonics give each a keyboard path; the window adds shortcuts too.
-        self.connect_button = QPushButton(self.tr("&Connect (one-click)…"), content)
+        self.connect_button = QPushButton(self.tr("&Connect…"), content)
+        self.connect_button.setAccessibleName(self.tr("Connect with one-click"))
         self.manual_button = QPushButton(self.tr("&Enter credentials…"), content)
         self.recheck_button = QPushButton(self.tr("Re-check &now"), content)
-        self.delete_button = QPushButton(self.tr("&Delete credential…"), content)
+        self.delete_button = QPushButton(self.tr("&Delete…"), content)
+        self.delete_button.setAccessibleName(self.tr("Delete the Panorama credential"))
         self.connect_button.clicked.connect(self.connect_requested)
         self.manual_button.clicked.connect(self.manual_requested)
         self.recheck_button.clicked.connect(self.recheck_requested)
@@ -182,6 +186,9 @@ class DetailsPanel(QWidget):
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         layout = QVBoxLayout(content)
+        # Without this the panel could not get narrower than its longest unbroken text (an id)
+        # and would be clipped on the right; with it, the text wraps to the width it gets.
+        layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
         layout.addWidget(self.placeholder)
         layout.addWidget(self.title)
         layout.addWidget(self.subtitle)

@@ -21,16 +21,15 @@ class OfflineBanner(QFrame):
         self.setObjectName("offlineBanner")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         # The palette's tooltip colours are a highlighted pair that both light and dark themes
-        # keep readable, unlike a hard-coded yellow.
+        # keep readable, unlike a hard-coded yellow. Roles, not colours, so that a switch
+        # between light and dark while the window is open is followed too.
         self.setAutoFillBackground(True)
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.Window, palette.color(QPalette.ColorRole.ToolTipBase))
-        palette.setColor(QPalette.ColorRole.WindowText,
-                         palette.color(QPalette.ColorRole.ToolTipText))
-        self.setPalette(palette)
+        self.setBackgroundRole(QPalette.ColorRole.ToolTipBase)
+        self.setForegroundRole(QPalette.ColorRole.ToolTipText)
 
         self.message = QLabel(self)
         self.message.setWordWrap(True)
+        self.message.setForegroundRole(QPalette.ColorRole.ToolTipText)
         self.retry_button = QPushButton(self.tr("&Try again"), self)
         self.retry_button.setToolTip(self.tr("Check now whether Leaf can be reached"))
         self.retry_button.clicked.connect(self.retry_requested)

@@ -322,3 +322,39 @@ def test_offline_mid_refresh_then_back(qtbot, run_async, run_until, settle, tmp_
         window.close()
         run_async(context.aclose())
         server.stop()
+
+
+def test_dark_palette_readable(window, qapp, settle, artifact_dir):
+    from PySide6.QtGui import QColor, QPalette
+
+    from leafdesk.ui.presentation import state_colour
+
+    original = qapp.palette()
+    dark = QPalette()
+    for role, colour in ((QPalette.ColorRole.Window, "#202124"),
+                         (QPalette.ColorRole.WindowText, "#e8eaed"),
+                         (QPalette.ColorRole.Base, "#17181a"),
+                         (QPalette.ColorRole.AlternateBase, "#25272a"),
+                         (QPalette.ColorRole.Text, "#e8eaed"),
+                         (QPalette.ColorRole.Button, "#2d2f31"),
+                         (QPalette.ColorRole.ButtonText, "#e8eaed"),
+                         (QPalette.ColorRole.ToolTipBase, "#3c4043"),
+                         (QPalette.ColorRole.ToolTipText, "#e8eaed"),
+                         (QPalette.ColorRole.Highlight, "#8ab4f8"),
+                         (QPalette.ColorRole.HighlightedText, "#202124")):
+        dark.setColor(role, QColor(colour))
+    qapp.setPalette(dark)
+    try:
+        # Each state's text colour is the light shade on a dark window.
+        for state in ConnectionState:
+            assert state_colour(state).lightness() > 128
+        window._enter_offline(None)
+        window.select_user(first_row(window, lambda r: r.state.state
+                                     is ConnectionState.NEEDS_REAUTHORIZATION).user.id)
+        settle(0.3)
+        window.grab().save(str(artifact_dir / "main_window_dark_offline.png"))
+        banner = window.banner
+        assert banner.palette().color(banner.backgroundRole()) == QColor("#3c4043")
+        assert banner.message.palette().color(banner.message.foregroundRole()) == QColor("#e8eaed")
+    finally:
+        qapp.setPalette(original)
