@@ -61,7 +61,8 @@ def child_leafdesk(cache_file: Path) -> float:
     while not window.rows_complete:
         app.processEvents()
     if window.model.rowCount() != window.context.cache.count_users():
-        raise SystemExit(f"the table holds {window.model.rowCount()} users")
+        raise SystemExit(f"the table contains {window.model.rowCount()} users, "
+                         f"expected {window.context.cache.count_users()}")
     while not window.model.prepare_search(5000):
         pass
     window.search_edit.setText("ranch")

@@ -110,7 +110,8 @@ def main() -> None:
     while not window.rows_complete:
         app.processEvents()
     if window.model.rowCount() != window.context.cache.count_users():
-        raise SystemExit(f"the table holds {window.model.rowCount()} users")
+        raise SystemExit(f"the table contains {window.model.rowCount()} users, "
+                         f"expected {window.context.cache.count_users()}")
     window.search_prepare_timer.stop()  # built here in one go, and timed
     started = time.perf_counter()
     while not window.model.prepare_search(5000):
