@@ -24,10 +24,15 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
+async def demo_never_started():
+    raise AssertionError("these tests do not start the demo")
+
+
 @pytest.fixture
 def dialog(qtbot):
     store = SettingsStore()
-    dialog = SignInDialog(None, store, store.load(), SecretStore())
+    dialog = SignInDialog(None, store, store.load(), SecretStore(),
+                          start_demo=demo_never_started)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
