@@ -13,6 +13,7 @@ import binascii
 import json
 import logging
 import ssl
+import time
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
@@ -186,9 +187,43 @@ class LeafClient:
     async def sign_in(self) -> None:
         """Sign in to Leaf with the username and password and keep the token in memory.
 
-        Raises `SignedOutError` when Leaf does not accept the username or password.
+        When a 200 response carries no readable token, the request is sent again within the
+        retry policy, as after a dropped connection. Raises `SignedOutError` when Leaf does not accept the username or
+        password, and `MalformedResponseError` when every response was damaged.
         """
         action = "sign in to Leaf"
+        retry = self._http.retry
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            reply = await self._send_sign_in(action)
+            token = _token_from_sign_in(reply)
+            if token is not None:
+                break
+            # Signing in changes nothing at Leaf, so a truncated or garbled body is as safe to
+            # ask for again as a GET is.
+            delay = retry.backoff(attempt)
+            out_of_budget = (attempt >= retry.max_attempts
+                             or time.monotonic() - started + delay > retry.max_total)
+            if out_of_budget:
+                raise MalformedResponseError(
+                    "Leaf's response to the sign-in was damaged (it contained no token); "
+                    "try again",
+                    action=action, status_code=reply.status_code,
+                    details=f"{reply.describe()} on each of {attempt} tries",
+                )
+            logger.info("Leaf's sign-in response contained no token; signing in again "
+                        "(try %d of %d) in %.2f s", attempt + 1, retry.max_attempts, delay)
+            await asyncio.sleep(delay)
+
+        self._token = Secret(token)
+        self.token_expires_at = jwt_expiry(token)
+        self.sign_in_count += 1
+        logger.info("Signed in to %s as %s", self.base_url, self.username)
+
+    async def _send_sign_in(self, action: str) -> Reply:
+        """Send one sign-in request and return its 200 response; raise on any other status."""
         try:
             reply = await self._http.send(
                 "POST",
@@ -213,16 +248,7 @@ class LeafClient:
             )
         if reply.status_code != 200:
             raise error_for_reply(reply, action=action)
-
-        token = _token_from_sign_in(reply)
-        if token is None:
-            raise MalformedResponseError(
-                "Leaf's sign-in response contained no token", action=action, details=reply.describe()
-            )
-        self._token = Secret(token)
-        self.token_expires_at = jwt_expiry(token)
-        self.sign_in_count += 1
-        logger.info("Signed in to %s as %s", self.base_url, self.username)
+        return reply
 
     async def _current_token(self) -> Secret:
         if self._token is not None and not self._token_expiring():
