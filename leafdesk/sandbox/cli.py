@@ -51,6 +51,16 @@ def _faults(text: str) -> tuple[str, ...]:
     return kinds
 
 
+def _user_count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of users {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
 def _probability(text: str) -> float:
     try:
         value = float(text)
@@ -70,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8765,
                         help="TCP port (default 8765; 0 picks a free port)")
 
-    parser.add_argument("--users", type=int, default=250,
+    parser.add_argument("--users", type=_user_count, default=250, metavar="N",
                         help="number of demo Leaf users (default 250)")
     parser.add_argument("--seed", type=int, default=1,
                         help="seed of the demo data; the same seed gives the same data (default 1)")
@@ -146,7 +156,8 @@ def _print_banner(base_url: str, config: SandboxConfig) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -159,8 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             state_file=args.state, share_expiry_seconds=args.share_expiry,
             health=not args.no_health, slow_seconds=args.slow_seconds, logins=_logins(args))
     except ValueError as error:
-        print(f"leafdesk-sandbox: {error}", file=sys.stderr)
-        return 2
+        # Every value here came from an option, so the usage line helps; this exits with 2.
+        parser.error(str(error))
 
     try:
         sock = bind_socket(args.host, args.port)
