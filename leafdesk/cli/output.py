@@ -16,10 +16,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leafdesk.core.events import describe_event
-from leafdesk.core.model import Actor, CredentialEvent, UserRow
+from leafdesk.core.model import Actor, ConnectionState, CredentialEvent, LeafUser, UserRow
 from leafdesk.core.states import ACTOR_LABELS, STATE_LABELS, state_label
 
 FORMATS = ("table", "csv", "json")
+
+# The next step of each state in a few words, for a table column that fits a terminal. The full
+# sentence (`StateView.next_step`) is in the CSV and JSON output and in the `--wide` table.
+SHORT_NEXT_STEPS: dict[ConnectionState, str] = {
+    ConnectionState.CONNECTED: "",
+    ConnectionState.WAITING_FOR_GROWER: "Send the grower the link",
+    ConnectionState.NEEDS_REAUTHORIZATION: "New one-click, grower approves",
+    ConnectionState.MISSING_PERMISSION: "Grower shares in Panorama",
+    ConnectionState.PROVIDER_UNAVAILABLE: "Wait, Leaf re-checks",
+    ConnectionState.UNKNOWN: "Read the events, re-check",
+    ConnectionState.NOT_CONNECTED: "Connect the user",
+}
 
 _USER_FIELDS = (
     "id", "name", "email", "external_id", "state", "state_label", "raw_status", "actor",
@@ -31,8 +43,15 @@ _EVENT_FIELDS = (
 )
 
 
-def format_users(rows: Sequence[UserRow], output_format: str) -> str:
-    """Render users and their Panorama state; rows are sorted by name."""
+def format_users(
+    rows: Sequence[UserRow], output_format: str, *, next_step: str = "none",
+    width: int | None = None,
+) -> str:
+    """Render users and their Panorama state; rows are sorted by name.
+
+    For the table, `next_step` is "none", "short" (a few words per state), "full" (the whole
+    sentence) or "fit": the short column when the table with it is at most `width` columns wide.
+    """
     ordered = sorted(rows, key=lambda row: (row.user.name.casefold(), row.user.id))
     if output_format == "json":
         return json.dumps([_user_record(row) for row in ordered], indent=2, ensure_ascii=False)
@@ -41,20 +60,22 @@ def format_users(rows: Sequence[UserRow], output_format: str) -> str:
 
     if not ordered:
         return "No Leaf users."
-    table = _table(
-        ("NAME", "E-MAIL", "STATE", "WHO ACTS", "LAST CHECKED"),
-        [
-            (
-                row.user.name or row.user.id,
-                row.user.email or "",
-                state_label(row.state),
-                ACTOR_LABELS[row.state.actor] if row.state.actor is not Actor.NOBODY else "",
-                _local_time(row.state.checked_at),
-            )
-            for row in ordered
-        ],
-    )
+    if next_step == "fit":
+        short = _users_table(ordered, "short")
+        fits = width is not None and max(_width(line) for line in short.splitlines()) <= width
+        table = short if fits else _users_table(ordered, "none")
+    else:
+        table = _users_table(ordered, next_step)
     return f"{table}\n\n{_state_counts(ordered)}"
+
+
+def format_user_choices(users: Sequence[LeafUser]) -> str:
+    """Render users one per line (name, e-mail, id), indented, for the user to pick one."""
+    table = _table(
+        ("NAME", "E-MAIL", "ID"),
+        [(user.name or user.id, user.email or "", user.id) for user in users],
+    )
+    return "\n".join(f"  {line}" for line in table.splitlines())
 
 
 def format_events(events: Sequence[CredentialEvent], output_format: str) -> str:
@@ -78,12 +99,41 @@ def format_events(events: Sequence[CredentialEvent], output_format: str) -> str:
                 _local_time(event.created_date),
                 "" if event.status_code is None else str(event.status_code),
                 "ok" if record["succeeded"] else "failed",
-                record["title"],
+                _title_without_status(record["title"], event.status_code),
                 record["detail"],
             )
             for event, record in zip(ordered, records, strict=True)
         ],
     )
+
+
+def _users_table(rows: Sequence[UserRow], next_step: str) -> str:
+    headings = ["NAME", "E-MAIL", "STATE", "WHO ACTS", "LAST CHECKED"]
+    if next_step != "none":
+        headings.append("NEXT STEP")
+    cells = []
+    for row in rows:
+        line = [
+            row.user.name or row.user.id,
+            row.user.email or "",
+            state_label(row.state),
+            ACTOR_LABELS[row.state.actor] if row.state.actor is not Actor.NOBODY else "",
+            _local_time(row.state.checked_at),
+        ]
+        if next_step == "short":
+            line.append(SHORT_NEXT_STEPS[row.state.state])
+        elif next_step == "full":
+            line.append(row.state.next_step)
+        cells.append(line)
+    return _table(headings, cells)
+
+
+def _title_without_status(title: str, status_code: int | None) -> str:
+    # The table has an HTTP column, so the "(HTTP 403)" that ends some titles would repeat it.
+    suffix = f" (HTTP {status_code})"
+    if status_code is not None and title.endswith(suffix):
+        return title.removesuffix(suffix)
+    return title
 
 
 def _user_record(row: UserRow) -> dict[str, Any]:
@@ -132,8 +182,17 @@ def _csv(fields: Sequence[str], records: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore",
                             lineterminator="\n")
     writer.writeheader()
-    writer.writerows(records)
+    # csv writes Python's True and False; scripts expect the JSON spelling.
+    writer.writerows(
+        {key: _csv_value(value) for key, value in record.items()} for record in records
+    )
     return buffer.getvalue().rstrip("\n")
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 def _table(headings: Sequence[str], rows: list[Sequence[str]]) -> str:

@@ -104,6 +104,66 @@ def test_events_unknown_user_exits_two(sandbox, capsys):
     assert "No Leaf user has the id, name or e-mail" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("query", ["", "   "])
+def test_events_empty_query_exits_two(sandbox, capsys, query):
+    assert run(_events(sandbox.base_url, query)) == 2
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err == "leafdesk events: Give a user's id, name or e-mail.\n"
+
+
+def test_events_unknown_name_suggests_close_one(sandbox, capsys):
+    user = _connected_user(sandbox.base_url)
+    misspelt = user["name"][:-1] + "x"
+
+    # With the cache still empty, the close names come from Leaf's user list.
+    assert run(_events(sandbox.base_url, misspelt)) == 2
+    assert f"Did you mean {user['name']}" in capsys.readouterr().err
+
+    run(["status", "--base-url", sandbox.base_url, "--username", DEMO.owner_username])
+    sandbox.stop()
+    assert run(_events(sandbox.base_url, misspelt)) == 2
+    assert f"Did you mean {user['name']}" in capsys.readouterr().err
+
+
+def test_events_without_credential_explained(sandbox, capsys):
+    with httpx.Client(base_url=sandbox.base_url) as http:
+        token = http.post("/api/authenticate", json={
+            "username": DEMO.owner_username, "password": DEMO.owner_password}).json()["id_token"]
+        users = http.get("/services/usermanagement/api/users",
+                         headers={"Authorization": f"Bearer {token}"}).json()
+    user = next(user for user in users if not user.get("panoramaCredentials"))
+
+    assert run(_events(sandbox.base_url, user["id"])) == 0
+    out = capsys.readouterr().out
+    assert "Leaf holds no Panorama credential for this user, so there are no events." in out
+    assert "No events." not in out
+
+
+def test_events_table_shows_status_once(sandbox, capsys):
+    user = _connected_user(sandbox.base_url)
+    with httpx.Client(base_url=sandbox.base_url) as http:
+        http.post(f"/_sandbox/users/{user['id']}/panorama-status",
+                  json={"status": "MISSING_PERMISSION"})
+
+    assert run(_events(sandbox.base_url, user["id"])) == 0
+    table = capsys.readouterr().out
+    assert "403" in table
+    assert "(HTTP 403)" not in table
+
+    assert run(_events(sandbox.base_url, user["id"], "--format", "json")) == 0
+    newest = json.loads(capsys.readouterr().out)[0]
+    assert newest["title"].endswith("(HTTP 403)")
+
+
+def test_events_csv_writes_json_booleans(sandbox, capsys):
+    user = _connected_user(sandbox.base_url)
+    assert run(_events(sandbox.base_url, user["id"], "--format", "csv")) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert rows
+    assert {row["succeeded"] for row in rows} <= {"true", "false"}
+
+
 def test_events_ambiguous_name_lists_matches(sandbox, capsys):
     with httpx.Client(base_url=sandbox.base_url) as http:
         token = http.post("/api/authenticate", json={
@@ -117,10 +177,13 @@ def test_events_ambiguous_name_lists_matches(sandbox, capsys):
             assert created.status_code == 201
 
     assert run(_events(sandbox.base_url, "twin creek")) == 2
-    err = capsys.readouterr().err
-    assert "2 Leaf users match" in err
-    assert "Twin Creek North" in err
-    assert "Twin Creek South" in err
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == ("leafdesk events: 2 Leaf users match 'twin creek'. Give the id or the "
+                        "e-mail of one of them:")
+    assert lines[1].split() == ["NAME", "E-MAIL", "ID"]
+    assert lines[2].split()[:4] == ["Twin", "Creek", "North", "North@twin.example"]
+    assert lines[3].split()[:4] == ["Twin", "Creek", "South", "South@twin.example"]
+    assert len(lines) == 4
 
 
 def test_events_offline_with_empty_cache(sandbox, capsys):

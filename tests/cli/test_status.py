@@ -94,6 +94,7 @@ def test_status_csv_and_json(sandbox, password, capsys):
     assert len(records) == USERS
     assert {"id", "name", "state", "actor", "next_step", "checked_at"} <= set(records[0])
     assert all(record["checked_at"].endswith("Z") for record in records)
+    assert {record["from_cache"] for record in records} == {"false"}
     assert sorted(record["name"] for record in records) == sorted(_names(sandbox.base_url))
 
     assert run(_status(sandbox.base_url, "--format", "json")) == 1
@@ -142,7 +143,7 @@ def test_status_wrong_password_reads_cache(sandbox, password, capsys, monkeypatc
     monkeypatch.setenv("LEAFDESK_PASSWORD", "not the password")
     code = run(_status(sandbox.base_url))
     printed = capsys.readouterr()
-    assert code == 1
+    assert code == 3  # signed out, apart from 1 for users who need attention
     assert "not accepted" in printed.err
     assert "not the password" not in printed.err + printed.out
     assert f"{USERS} users. " in printed.out
@@ -166,8 +167,88 @@ def test_saved_account_uses_keychain(sandbox, capsys, monkeypatch):
 
 def test_missing_password_reads_cache(sandbox, capsys, monkeypatch):
     monkeypatch.delenv("LEAFDESK_PASSWORD", raising=False)
-    assert run(_status(sandbox.base_url)) == 2
+    assert run(_status(sandbox.base_url)) == 3
     assert "LEAFDESK_PASSWORD" in capsys.readouterr().err
+
+
+def test_wrong_password_empty_cache_exits_three(sandbox, capsys, monkeypatch):
+    monkeypatch.setenv("LEAFDESK_PASSWORD", "not the password")
+    code = run(_status(sandbox.base_url))
+    printed = capsys.readouterr()
+    assert code == 3
+    assert printed.out == ""
+    assert "not accepted" in printed.err
+
+
+def test_help_lists_exit_statuses(capsys):
+    assert run(["status", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "0 when every user is connected" in out
+    assert "1 when some user needs attention" in out
+    assert "2 when nothing could be read" in out
+    assert "3 when LeafDesk could not sign in to Leaf" in out
+
+
+def test_bare_status_reuses_last_account(sandbox, password, capsys, monkeypatch):
+    assert run(_status(sandbox.base_url)) == 1
+    online = capsys.readouterr().out
+
+    settings_text = SettingsStore().path.read_text(encoding="utf-8")
+    assert sandbox.base_url in settings_text
+    assert DEMO.owner_password not in settings_text
+
+    # The README's step: stop the sandbox and run `leafdesk status` with no options or password.
+    sandbox.stop()
+    monkeypatch.delenv("LEAFDESK_PASSWORD")
+    code = run(["status"])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert printed.out == online
+    assert "refused the connection" in printed.err
+    assert "Showing the offline cache as of the last complete refresh" in printed.err
+
+    assert run(["status", "--offline", "--format", "json"]) == 1
+    assert len(json.loads(capsys.readouterr().out)) == USERS
+
+
+def test_last_account_keeps_saved_one(sandbox, capsys, monkeypatch):
+    monkeypatch.delenv("LEAFDESK_PASSWORD", raising=False)
+    store = SettingsStore()
+    store.save(Settings(accounts=[
+        LeafAccount("Demo farm", base_url=sandbox.base_url, username=DEMO.owner_username),
+        LeafAccount("Other", base_url="http://127.0.0.1:9", username="someone@example.com"),
+    ], last_account="Other"))
+    SecretStore().set(LEAF_PASSWORD, "Demo farm", DEMO.owner_password)
+
+    assert run(_status(sandbox.base_url)) == 1
+    capsys.readouterr()
+    settings = store.load()
+    assert [account.name for account in settings.accounts] == ["Demo farm", "Other"]
+    assert settings.last_account == "Demo farm"
+
+
+def _cache_files(root) -> list[str]:
+    folder = root / "data" / "LeafDesk" / "cache"
+    return sorted(path.name for path in folder.iterdir()) if folder.exists() else []
+
+
+def test_failed_first_sign_in_leaves_no_cache(sandbox, isolated_folders, capsys, monkeypatch,
+                                              unused_tcp_port):
+    monkeypatch.setenv("LEAFDESK_PASSWORD", DEMO.owner_password)
+    assert run(_status(f"http://127.0.0.1:{unused_tcp_port}")) == 2
+    assert run(["status", "--base-url", sandbox.base_url, "--username", "nobody@x.example"]) == 3
+    assert run(_status(sandbox.base_url, "--offline")) == 2
+    capsys.readouterr()
+    assert _cache_files(isolated_folders) == []
+    assert not SettingsStore().path.exists()
+
+    # A cache that contains users stays, even when the next sign-in fails.
+    assert run(_status(sandbox.base_url)) == 1
+    kept = _cache_files(isolated_folders)
+    assert kept
+    monkeypatch.setenv("LEAFDESK_PASSWORD", "not the password")
+    assert run(_status(sandbox.base_url)) == 3
+    assert _cache_files(isolated_folders) == kept
 
 
 @pytest.mark.parametrize(
