@@ -53,8 +53,9 @@ def _wait_for_exit(pid: int, seconds: float) -> int | None:
     return None
 
 
-def test_ctrl_c_at_prompt_exits_130(monkeypatch):
-    monkeypatch.delenv("LEAFDESK_PASSWORD", raising=False)
+def _run_at_prompt(keys: bytes, expected: bytes) -> tuple[int | None, bytes]:
+    """Run `leafdesk status` on a pseudo-terminal, type `keys` at the password prompt, and
+    return the exit status (None when it did not exit in time) and what the terminal showed."""
     server = start_background_server(SandboxConfig(users=3, seed=4, health=False))
     command = [sys.executable, "-c",
                "import sys; from leafdesk.main import main; sys.exit(main())",
@@ -68,17 +69,30 @@ def test_ctrl_c_at_prompt_exits_130(monkeypatch):
             before = _read_until(terminal, PROMPT, seconds=30)
             assert PROMPT in before
 
-            os.write(terminal, b"\x03")
+            os.write(terminal, keys)
+            after = _read_until(terminal, expected, seconds=30)
             status = _wait_for_exit(pid, seconds=5)
-            after = _read_until(terminal, b"nothing was read.", seconds=2)
         finally:
-            if status is None:  # still running (the prompt ignored Ctrl+C), or never asked
+            if status is None:  # still running (the prompt ignored the keys), or never asked
                 os.kill(pid, 9)
                 os.waitpid(pid, 0)
             os.close(terminal)
     finally:
         server.stop()
+    return status, after
 
+
+def test_ctrl_c_at_prompt_exits_130(monkeypatch):
+    monkeypatch.delenv("LEAFDESK_PASSWORD", raising=False)
+    status, shown = _run_at_prompt(b"\x03", b"nothing was read.")
     assert status == 130
-    assert b"Interrupted before signing in to Leaf, so nothing was read." in after
-    assert b"Traceback" not in after
+    assert b"Interrupted before signing in to Leaf, so nothing was read." in shown
+    assert b"Traceback" not in shown
+
+
+def test_typed_password_signs_in(monkeypatch):
+    monkeypatch.delenv("LEAFDESK_PASSWORD", raising=False)
+    status, shown = _run_at_prompt(DEMO.owner_password.encode() + b"\r", b"3 users.")
+    assert status == 1  # the demo users include some who are not connected
+    assert b"3 users." in shown
+    assert DEMO.owner_password.encode() not in shown
