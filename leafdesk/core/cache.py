@@ -20,7 +20,7 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -221,6 +221,8 @@ class Cache:
     Opening creates or migrates the file. A file that SQLite reports as damaged or not a database
     is renamed to `<name>.corrupt-<timestamp>`, a warning is logged and an empty cache is built.
     `recovered_from` is then the renamed file's path, so the window can tell the operator.
+    Any thread may call its methods: the connection is opened with `check_same_thread=False`
+    and every call holds one lock, so the sync runs its large writes in a worker thread.
     """
 
     def __init__(self, path: Path | str) -> None:
@@ -255,12 +257,27 @@ class Cache:
             seen: set[str] = set()
             self._upsert_rows(db, rows, current, synced_at, seen)
 
-            gone = [(user_id,) for user_id in current.keys() - seen]
-            for table in ("users", "state_history", "events", "pending_one_clicks", "credentials"):
-                column = "id" if table == "users" else "user_id"
-                db.executemany(f"DELETE FROM {table} WHERE {column} = ?", gone)
+            gone = current.keys() - seen
+            _delete_users(db, gone)
         log.info("Cache %s: stored %d users from a full sync, dropped %d", self.path.name,
                  len(seen), len(gone))
+
+    def drop_users_except(self, user_ids: Collection[str], record: SyncRecord) -> int:
+        """Drop every user not in `user_ids` and record the full sync `record`; return the count.
+
+        Unlike `replace_users` this rewrites no row, for a sync that has stored its rows already
+        with `save_rows`. Users that are gone lose their history, events and pending one-click
+        too. The drop and the record are one transaction.
+        """
+        keep = user_ids if isinstance(user_ids, (set, frozenset)) else set(user_ids)
+        with self._write() as db:
+            gone = [user_id for (user_id,) in db.execute("SELECT id FROM users")
+                    if user_id not in keep]
+            _delete_users(db, gone)
+            _insert_sync(db, record)
+        log.info("Cache %s: kept %d users after a full sync, dropped %d", self.path.name,
+                 len(keep), len(gone))
+        return len(gone)
 
     def save_rows(self, rows: Iterable[UserRow]) -> None:
         """Store some users after a partial refresh (one user or a set); others stay as they are."""
@@ -473,12 +490,7 @@ class Cache:
     ) -> None:
         """Record one sync run; `complete` is False when it was cancelled or stopped early."""
         with self._write() as db:
-            db.execute(
-                "INSERT INTO sync_runs (started_at, finished_at, total, failed, complete) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (_datetime_to_text(started_at), _datetime_to_text(finished_at), total, failed,
-                 int(complete)),
-            )
+            _insert_sync(db, SyncRecord(started_at, finished_at, total, failed, complete))
 
     def last_sync(self, *, complete_only: bool = False) -> SyncRecord | None:
         """Return the latest sync run (only complete ones with `complete_only`), or None."""
@@ -709,6 +721,22 @@ def _is_corruption(error: sqlite3.DatabaseError) -> bool:
         return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
     message = str(error).lower()
     return "not a database" in message or "malformed" in message
+
+
+def _delete_users(db: sqlite3.Connection, user_ids: Iterable[str]) -> None:
+    gone = [(user_id,) for user_id in user_ids]
+    for table in ("users", "state_history", "events", "pending_one_clicks", "credentials"):
+        column = "id" if table == "users" else "user_id"
+        db.executemany(f"DELETE FROM {table} WHERE {column} = ?", gone)
+
+
+def _insert_sync(db: sqlite3.Connection, record: SyncRecord) -> None:
+    db.execute(
+        "INSERT INTO sync_runs (started_at, finished_at, total, failed, complete) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (_datetime_to_text(record.started_at), _datetime_to_text(record.finished_at),
+         record.total, record.failed, int(record.complete)),
+    )
 
 
 def _current_states(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
+from leafdesk.core.cache import SyncRecord
 from leafdesk.core.errors import (
     LeafError,
     OfflineError,
@@ -24,7 +25,7 @@ from leafdesk.core.errors import (
     TimedOutError,
     TlsError,
 )
-from leafdesk.core.model import LeafUser, PanoramaCredential, UserRow
+from leafdesk.core.model import LeafUser, PanoramaCredential, PendingOneClick, UserRow
 from leafdesk.core.states import derive_state
 
 if TYPE_CHECKING:
@@ -167,11 +168,12 @@ class SyncService:
         """
         run = _Run(self, progress, expected_total=None)
         try:
+            await run.load_cache()
             await run.run_all(self.concurrency)
         except BaseException:
-            run.finish(complete=False)
+            await run.finish(complete=False)
             raise
-        return run.finish(complete=run.error is None)
+        return await run.finish(complete=run.error is None)
 
     async def refresh_users(
         self, ids: Iterable[str], progress: ProgressCallback | None = None
@@ -183,11 +185,12 @@ class SyncService:
         wanted = list(dict.fromkeys(ids))
         run = _Run(self, progress, expected_total=len(wanted))
         try:
+            await run.load_cache()
             await run.run_users(wanted, self.concurrency)
         except BaseException:
-            run.finish(complete=False, record=False)
+            await run.finish(complete=False, record=False)
             raise
-        return run.finish(complete=run.error is None, record=False)
+        return await run.finish(complete=run.error is None, record=False)
 
     def _track(self, limit: AdaptiveLimit) -> None:
         # One hook per service serves every run in progress, so overlapping runs (a full
@@ -244,11 +247,19 @@ class _Run:
         self.rows: dict[str, UserRow] = {}
         self.batch: list[UserRow] = []
         self.batch_started = time.monotonic()
-        self.pending = {p.leaf_user_id: p for p in self.cache.pending_one_clicks()}
-        self.cached = {row.user.id: row for row in self.cache.load_rows()}
+        self.pending: dict[str, PendingOneClick] = {}
+        self.cached: dict[str, UserRow] = {}
         self.listing_finished = False
         self.listed = 0
         service._track(self.limit)
+
+    async def load_cache(self) -> None:
+        # Reading 50,000 cached rows took about 0.45 s (bench/cache_50k.py), too long to hold
+        # the event loop.
+        pending, cached = await asyncio.to_thread(
+            lambda: (self.cache.pending_one_clicks(), self.cache.load_rows()))
+        self.pending = {p.leaf_user_id: p for p in pending}
+        self.cached = {row.user.id: row for row in cached}
 
     async def run_all(self, concurrency: int) -> None:
         queue: asyncio.Queue[LeafUser | None] = asyncio.Queue()
@@ -292,7 +303,7 @@ class _Run:
                         # The record carries only the credential id: a worker reads the status.
                         queue.put_nowait(user)
                     else:
-                        self.add(self.row_from_summary(user))
+                        await self.add(self.row_from_summary(user))
                 self.report()
             self.listing_finished = True
         finally:
@@ -306,7 +317,7 @@ class _Run:
             except LeafError as error:
                 self.fail(user, error)
                 continue
-            self.add(self.row_from_credential(user, credential))
+            await self.add(self.row_from_credential(user, credential))
 
     # -- refreshing chosen users -----------------------------------------------------------
 
@@ -322,7 +333,7 @@ class _Run:
                 # next full refresh, because the cache has no call to drop one user.
                 self.fail(self.cached_user(user_id), error)
                 continue
-            self.add(self.row_from_credential(user, credential))
+            await self.add(self.row_from_credential(user, credential))
 
     # -- shared steps ----------------------------------------------------------------------
 
@@ -376,7 +387,7 @@ class _Run:
         row = self.cached.get(user_id)
         return row.user if row is not None else LeafUser(id=user_id, name=user_id)
 
-    def add(self, row: UserRow) -> None:
+    async def add(self, row: UserRow) -> None:
         self.rows[row.user.id] = row
         self.batch.append(row)
         self.done += 1
@@ -384,10 +395,10 @@ class _Run:
             # The credential is attached, so the one-click LeafDesk was waiting on is over.
             self.cache.clear_pending(row.user.id)
             del self.pending[row.user.id]
+        self.report()
         full = len(self.batch) >= BATCH_ROWS
         if full or time.monotonic() - self.batch_started >= BATCH_SECONDS:
-            self.flush()
-        self.report()
+            await self.flush()
 
     def fail(self, user: LeafUser, error: LeafError) -> None:
         # The client names the user by id; the operator knows the user by name.
@@ -401,11 +412,13 @@ class _Run:
         self.done += 1
         self.report()
 
-    def flush(self) -> None:
-        if self.batch:
-            self.cache.save_rows(self.batch)
-            self.batch = []
+    async def flush(self) -> None:
+        # Writing a batch of 2,000 rows took about 25 ms on the 2-core build machine, too long
+        # to hold the event loop, so a worker thread writes it. Other workers fill the next batch.
+        batch, self.batch = self.batch, []
         self.batch_started = time.monotonic()
+        if batch:
+            await asyncio.to_thread(self.cache.save_rows, batch)
 
     def report(self) -> None:
         if self.progress is None:
@@ -422,24 +435,36 @@ class _Run:
         logger.warning("Refresh stopped early: %s", error.sentence())
         self.error = error
 
-    def finish(self, *, complete: bool, record: bool = True) -> SyncResult:
+    async def finish(self, *, complete: bool, record: bool = True) -> SyncResult:
         finished_at = datetime.now(UTC)
         self.service._untrack(self.limit)
-        self.flush()
+        batch, self.batch = self.batch, []
 
         rows = list(self.rows.values())
         fallbacks = self._cached_fallbacks()
-        if complete and record and self.listing_finished:
-            # Only a full listing shows which users are gone from Leaf. Users whose own request
-            # failed are still there, so their cached rows stay.
-            # TODO: this writes every row a second time (batches wrote them already) because
-            # the cache offers no call that only drops the users missing from a list.
-            self.cache.replace_users(rows + fallbacks, finished_at)
+        full_listing = complete and record and self.listing_finished
+        sync_record = SyncRecord(self.started_at, finished_at, max(self.total, self.done),
+                                 len(self.failures), full_listing)
+
+        def write() -> None:
+            if batch:
+                self.cache.save_rows(batch)
+            if full_listing:
+                # Only a full listing shows which users are gone from Leaf. Users whose own
+                # request failed are still there, so their cached rows stay. The batches have
+                # stored every other row already, so this only drops users and records the run.
+                kept = {row.user.id for row in rows}
+                kept.update(row.user.id for row in fallbacks)
+                self.cache.drop_users_except(kept, sync_record)
+            elif record:
+                self.cache.record_sync(sync_record.started_at, sync_record.finished_at,
+                                       sync_record.total, sync_record.failed, sync_record.complete)
+
+        # On the event loop's thread this last write (a batch of rows, then the drop) stalled
+        # the window for 40 to 80 ms at 2,000 users (bench/ui_refresh_stall.py).
+        await asyncio.to_thread(write)
         rows.extend(fallbacks)
 
-        if record:
-            self.cache.record_sync(self.started_at, finished_at, max(self.total, self.done),
-                                   len(self.failures), complete and self.listing_finished)
         result = SyncResult(
             rows=rows,
             total=max(self.total, self.done),

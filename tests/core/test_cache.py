@@ -108,6 +108,48 @@ def test_full_sync_drops_users_gone(cache):
     assert cache.count_users() == 2
 
 
+def test_drop_users_except_keeps_rows_untouched(cache):
+    cache.replace_users([make_row(1), make_row(2), make_row(3)], BASE_TIME)
+    cache.save_events("user-000002", [make_event("user-000002", 1)])
+    cache.record_pending(pending_for("user-000002"))
+    kept_before = cache.load_row("user-000003")
+    record = SyncRecord(BASE_TIME, BASE_TIME + timedelta(seconds=4), 2, 0, True)
+
+    dropped = cache.drop_users_except({"user-000001", "user-000003"}, record)
+
+    assert dropped == 1
+    assert [row.user.id for row in cache.load_rows()] == ["user-000001", "user-000003"]
+    assert cache.load_row("user-000003") == kept_before
+    assert cache.state_history("user-000002") == []
+    assert cache.load_events("user-000002") == []
+    assert cache.pending_one_clicks() == []
+    assert cache.last_sync() == record
+
+
+def test_drop_users_except_writes_no_user_row(cache):
+    cache.replace_users([make_row(index) for index in range(50)], BASE_TIME)
+    connection = cache._connection()
+    before = connection.total_changes
+
+    cache.drop_users_except([f"user-{index:06d}" for index in range(1, 50)],
+                            SyncRecord(BASE_TIME, BASE_TIME, 49, 0, True))
+
+    # The dropped user's row and its one state change go and one sync run is added; none of
+    # the 49 rows kept is written.
+    assert connection.total_changes - before == 3
+    assert cache.count_users() == 49
+
+
+def test_drop_users_except_from_worker_thread(cache):
+    cache.replace_users([make_row(1), make_row(2)], BASE_TIME)
+    record = SyncRecord(BASE_TIME, BASE_TIME, 1, 0, True)
+
+    dropped = asyncio.run(asyncio.to_thread(cache.drop_users_except, ["user-000001"], record))
+
+    assert dropped == 1
+    assert [row.user.id for row in cache.load_rows()] == ["user-000001"]
+
+
 def test_partial_refresh_keeps_others(cache):
     cache.replace_users([make_row(1), make_row(2), make_row(3)], BASE_TIME)
 

@@ -5,6 +5,7 @@ Cancellation, the 429 storm and the kill during a sync run over loopback in test
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -179,6 +180,47 @@ async def test_users_gone_from_leaf_leave_cache(cache):
     assert second.total == USERS - 1
     assert cache.load_row(gone) is None
     assert cache.count_users() == USERS - 1
+
+
+class RecordingCache(Cache):
+    """A cache that records which thread ran each write and how many rows it stored."""
+
+    def __init__(self, path) -> None:
+        super().__init__(path)
+        self.writes: list[tuple[str, int, str]] = []
+
+    def save_rows(self, rows):
+        rows = list(rows)
+        self.writes.append(("save_rows", len(rows), threading.current_thread().name))
+        super().save_rows(rows)
+
+    def replace_users(self, rows, synced_at):
+        rows = list(rows)
+        self.writes.append(("replace_users", len(rows), threading.current_thread().name))
+        super().replace_users(rows, synced_at)
+
+    def drop_users_except(self, user_ids, record):
+        self.writes.append(("drop_users_except", 0, threading.current_thread().name))
+        return super().drop_users_except(user_ids, record)
+
+
+@pytest.mark.asyncio
+async def test_full_refresh_writes_each_row_once_off_loop(tmp_path):
+    cache = RecordingCache(tmp_path / "recording.sqlite3")
+    client = _client(_app("id"))
+    loop_thread = threading.current_thread().name
+
+    result = await SyncService(client, cache).refresh_all()
+    await client.aclose()
+
+    assert result.complete
+    assert [name for name, _, _ in cache.writes].count("replace_users") == 0
+    assert sum(count for name, count, _ in cache.writes if name == "save_rows") == USERS
+    assert cache.writes[-1][0] == "drop_users_except"
+    assert all(thread != loop_thread for _, _, thread in cache.writes)
+    assert cache.last_sync().complete
+    assert cache.count_users() == USERS
+    cache.close()
 
 
 @pytest.mark.asyncio
