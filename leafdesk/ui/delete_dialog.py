@@ -42,11 +42,12 @@ class DeleteDialog(QDialog):
         self.delete_button = self.buttons.addButton(
             self.tr("&Delete credential"), QDialogButtonBox.ButtonRole.DestructiveRole)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        # Cancel is the default so that Enter alone never deletes anything.
-        self.cancel_button.setDefault(True)
+        # Cancel is the default, so Enter alone never deletes anything, until the operator has
+        # typed the user's name: then Enter confirms, as a typed confirmation usually does.
         self.delete_button.setAutoDefault(False)
-        self.delete_button.setEnabled(self.confirmation.is_satisfied())
-        self.confirmation.satisfiedChanged.connect(self.delete_button.setEnabled)
+        self.cancel_button.setAutoDefault(False)
+        self._on_satisfied(self.confirmation.is_satisfied())
+        self.confirmation.satisfiedChanged.connect(self._on_satisfied)
         self.delete_button.clicked.connect(self._confirm)
         self.cancel_button.clicked.connect(self.reject)
 
@@ -57,6 +58,12 @@ class DeleteDialog(QDialog):
 
         if self.confirmation.name_edit is not None:
             self.confirmation.name_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _on_satisfied(self, satisfied: bool) -> None:
+        self.delete_button.setEnabled(satisfied)
+        typed = satisfied and self.confirmation.requires_name
+        self.delete_button.setDefault(typed)
+        self.cancel_button.setDefault(not typed)
 
     def _confirm(self) -> None:
         if not self.confirmation.is_satisfied():

@@ -7,7 +7,9 @@ same warning, and on PRODUCTION the same typed-name check, as the delete confirm
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -23,13 +25,15 @@ from PySide6.QtWidgets import (
 )
 
 from leafdesk.core.errors import LeafError, ValidationError
-from leafdesk.core.model import LeafUser, PanoramaCredential
+from leafdesk.core.model import ConnectionState, LeafUser, PanoramaCredential
+from leafdesk.core.states import derive_state, state_label
 from leafdesk.core.validation import validate_manual
 from leafdesk.ui.forms_confirm import RemovalConfirmation
 from leafdesk.ui.forms_fields import (
     ErrorPanel,
     FieldForm,
     SecretEdit,
+    ToneLabel,
     about_user,
     environment_combo,
     fit_height,
@@ -41,9 +45,20 @@ log = logging.getLogger(__name__)
 
 
 class ManualDialog(QDialog):
-    """Form for a manual Panorama credential; emits `saved(PanoramaCredential)` when Leaf has it."""
+    """Form for a manual Panorama credential; emits `saved(PanoramaCredential)` when Leaf has it.
+
+    Leaf accepts a manual credential before it has tried it with Panorama, and changes its status
+    in the background when Panorama rejects it. So after a save the form stays open, reads the
+    credential again after each of `RECHECK_DELAYS` and emits `checked(PanoramaCredential | None)`
+    with what it found, stopping early once the status is not OK.
+    """
 
     saved = Signal(object)
+    checked = Signal(object)
+
+    # Seconds to wait before each re-read of a saved credential. NOTE: Leaf does not publish how
+    # long its background check takes; the sandbox decides within a few seconds.
+    RECHECK_DELAYS: tuple[float, ...] = (3.0, 5.0, 10.0)
 
     def __init__(
         self,
@@ -62,6 +77,9 @@ class ManualDialog(QDialog):
         self.existing = existing
         self.secrets = secrets
         self.tasks = FormTasks()
+        # The status checks after a save run apart from `tasks`, so Close is never blocked by them.
+        self.check_tasks = FormTasks()
+        self.saved_credential: PanoramaCredential | None = None
         self.setWindowTitle(self.tr("Enter Panorama credentials for {name}").format(name=user.name))
         self.setMinimumWidth(560)
 
@@ -118,6 +136,11 @@ class ManualDialog(QDialog):
             self.organization_code.setText(existing.organization_code or "")
 
         self.errors = ErrorPanel(self)
+        self.result = ToneLabel(parent=self)
+        self.result.setWordWrap(True)
+        self.result.setTextFormat(Qt.TextFormat.PlainText)
+        self.result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.result.setVisible(False)
         self.progress = QProgressBar(self)
         self.progress.setRange(0, 0)
         self.progress.setTextVisible(False)
@@ -132,12 +155,13 @@ class ManualDialog(QDialog):
         else:
             self.submit_button = self.buttons.addButton(
                 label, QDialogButtonBox.ButtonRole.AcceptRole)
-            self.submit_button.setDefault(True)
         self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.submit_button.setAutoDefault(False)
+        self.cancel_button.setAutoDefault(False)
         self.submit_button.clicked.connect(self.submit)
         self.cancel_button.clicked.connect(self.reject)
+        self._update_submit()
         if self.confirmation is not None:
-            self.submit_button.setEnabled(self.confirmation.is_satisfied())
             self.confirmation.satisfiedChanged.connect(self._update_submit)
 
         layout = QVBoxLayout(self)
@@ -147,6 +171,7 @@ class ManualDialog(QDialog):
             layout.addWidget(self.confirmation)
         layout.addStretch(1)
         layout.addWidget(self.errors)
+        layout.addWidget(self.result)
         layout.addWidget(self.progress)
         layout.addWidget(self.buttons)
         self.resize(640, self.sizeHint().height())
@@ -166,6 +191,10 @@ class ManualDialog(QDialog):
     def _update_submit(self) -> None:
         satisfied = self.confirmation is None or self.confirmation.is_satisfied()
         self.submit_button.setEnabled(satisfied and not self.tasks.busy)
+        # Until a required name is typed, Enter cancels, as in the delete confirmation. Once it
+        # is typed, Enter saves.
+        self.submit_button.setDefault(satisfied)
+        self.cancel_button.setDefault(not satisfied)
 
     def checked_input(self):
         """Return the form's `ManualCredentialInput`, or show each problem under its field."""
@@ -193,7 +222,7 @@ class ManualDialog(QDialog):
 
     def submit(self) -> None:
         """Check the fields and, when they pass, create or replace the credential at Leaf."""
-        if self.tasks.busy:
+        if self.tasks.busy or self.saved_credential is not None:
             return
         if self.confirmation is not None and not self.confirmation.is_satisfied():
             return
@@ -228,8 +257,79 @@ class ManualDialog(QDialog):
         self._set_busy(False)
         self.password.clear()
         self.refresh_token.clear()
+        self.saved_credential = credential
         self.saved.emit(credential)
-        self.accept()
+        self._show_accepted()
+        self.check_tasks.start(self._watch_status(), self._on_watch_ended, self._on_check_failed,
+                               action=self.tr("read the new credential's status"))
+
+    def _show_accepted(self) -> None:
+        # The form is done with: what is left is the status, and Close.
+        self.form.setEnabled(False)
+        if self.confirmation is not None:
+            self.confirmation.setVisible(False)
+        self.errors.clear()
+        self.submit_button.setVisible(False)
+        self.cancel_button.setText(self.tr("&Close"))
+        self.cancel_button.setDefault(True)
+        self.cancel_button.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.result.set_tone("")
+        self.result.setText(self.tr(
+            "Leaf accepted the credential; it checks it with Panorama in the background. "
+            "LeafDesk reads its status again in a few seconds."))
+        self.result.setVisible(True)
+        self.progress.setVisible(True)
+        fit_height(self, 640)
+
+    async def _watch_status(self) -> PanoramaCredential | None:
+        """Read the credential after each delay; stop early once Panorama's verdict is not OK."""
+        credential = self.saved_credential
+        for delay in self.RECHECK_DELAYS:
+            await asyncio.sleep(delay)
+            credential = await self.connect_service.client.get_panorama_credential(self.user.id)
+            self._show_status(credential, final=False)
+            self.checked.emit(credential)
+            if derive_state(credential.status if credential else None,
+                            has_credential=credential is not None).state \
+                    is not ConnectionState.CONNECTED:
+                break
+        return credential
+
+    def _show_status(self, credential: PanoramaCredential | None, *, final: bool) -> None:
+        time = datetime.now().strftime("%H:%M:%S")
+        if credential is None:
+            self.result.set_tone("error")
+            text = self.tr("Checked at {time}: Leaf no longer has a Panorama credential for "
+                           "{name}.").format(time=time, name=self.user.name)
+        else:
+            view = derive_state(credential.status, has_credential=True)
+            tone = {ConnectionState.CONNECTED: "success",
+                    ConnectionState.NEEDS_REAUTHORIZATION: "error",
+                    ConnectionState.MISSING_PERMISSION: "error"}.get(view.state, "warning")
+            self.result.set_tone(tone)
+            text = self.tr("Checked at {time}: {state}. {summary} {next_step}").format(
+                time=time, state=state_label(view), summary=view.summary,
+                next_step=view.next_step)
+        if final:
+            text += " " + self.tr("LeafDesk has stopped checking; Re-check in the window reads "
+                                  "the status again.")
+        else:
+            text += " " + self.tr("Checking again shortly…")
+        self.result.setText(text)
+        fit_height(self, 640)
+
+    def _on_watch_ended(self, credential: PanoramaCredential | None) -> None:
+        self.progress.setVisible(False)
+        self._show_status(credential, final=True)
+
+    def _on_check_failed(self, error: LeafError) -> None:
+        self.progress.setVisible(False)
+        self.result.set_tone("warning")
+        self.result.setText(self.tr(
+            "Leaf accepted the credential, but LeafDesk could not read its status afterwards. "
+            "Re-check in the window reads it again."))
+        self.errors.show_leaf_error(about_user(error, self.user))
+        fit_height(self, 640)
 
     def _on_failed(self, error: LeafError) -> None:
         self._set_busy(False)
@@ -253,4 +353,5 @@ class ManualDialog(QDialog):
         # NOTE: a caller that ends the form with done() during a save cancels it, and a replace
         # cancelled between its delete and its create leaves the user with no credential.
         self.tasks.cancel_all()
+        self.check_tasks.cancel_all()
         super().done(result)

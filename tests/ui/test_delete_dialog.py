@@ -154,3 +154,29 @@ def test_warning_recoloured_on_theme_switch(open_dialog, qapp):
         qapp.setPalette(original)
         qapp.processEvents()
     assert dialog.confirmation.warning.tone_colour() == light
+
+
+def test_production_enter_confirms_typed_name(open_dialog, qtbot):
+    dialog, confirmations = open_dialog("PRODUCTION")
+    name_edit = dialog.confirmation.name_edit
+    qtbot.keyClicks(name_edit, "Prairie Wind")
+    assert dialog.cancel_button.isDefault()
+    assert not dialog.delete_button.isDefault()
+
+    qtbot.keyClicks(name_edit, " Farms")
+    assert dialog.delete_button.isDefault()
+    assert not dialog.cancel_button.isDefault()
+    qtbot.keyClick(name_edit, Qt.Key.Key_Return)
+    assert confirmations == [1]
+    assert not dialog.isVisible()
+
+
+def test_production_enter_cancels_wrong_name(open_dialog, qtbot):
+    dialog, confirmations = open_dialog("PRODUCTION")
+    name_edit = dialog.confirmation.name_edit
+    qtbot.keyClicks(name_edit, "Prairie Wind Farms")
+    qtbot.keyClick(name_edit, Qt.Key.Key_Backspace)
+    assert dialog.cancel_button.isDefault()
+    qtbot.keyClick(name_edit, Qt.Key.Key_Return)
+    assert confirmations == []
+    assert not dialog.isVisible()

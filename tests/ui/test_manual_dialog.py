@@ -58,8 +58,12 @@ def make_dialog(qtbot, app_context, run_async):
         dialog = ManualDialog(None, app_context.connect, user, existing, presets=presets,
                               secrets=app_context.secrets)
         qtbot.addWidget(dialog)
+        # Short re-read delays keep the after-save checks inside a test's time.
+        dialog.RECHECK_DELAYS = (0.2, 0.2)
         dialog.saved_credentials = []
         dialog.saved.connect(dialog.saved_credentials.append)
+        dialog.checked_credentials = []
+        dialog.checked.connect(dialog.checked_credentials.append)
         dialog.open()
         dialogs.append(dialog)
         return dialog
@@ -68,6 +72,7 @@ def make_dialog(qtbot, app_context, run_async):
     for dialog in dialogs:
         dialog.done(0)
         run_async(dialog.tasks.wait_finished())
+        run_async(dialog.check_tasks.wait_finished())
 
 
 def _fill(dialog, sandbox, *, environment="STAGE", organization_code="ORG-TEST-1",
@@ -186,7 +191,11 @@ def test_manual_create(make_dialog, unconnected_user, sandbox, app_context, run_
         assert not dialog.form.isEnabled()
         await until(lambda: dialog.saved_credentials or not dialog.errors.isHidden())
         assert dialog.errors.isHidden(), dialog.errors.sentence.text()
-        assert not dialog.isVisible()
+        # Leaf checks a manual credential with Panorama only later, so the form stays open
+        # and claims nothing yet.
+        assert dialog.isVisible()
+        assert "Leaf accepted the credential" in dialog.result.text()
+        assert "Connected" not in dialog.result.text()
 
         credential = dialog.saved_credentials[0]
         assert credential.organization_code == "ORG-TEST-1"
@@ -279,3 +288,93 @@ def test_mnemonics_unique(make_dialog, unconnected_user, connected, existing):
         QAbstractButton) if "&" in widget.text() and widget.isVisibleTo(dialog)]
     keys = [text[text.index("&") + 1].lower() for text in texts]
     assert len(keys) == len(set(keys)), texts
+
+
+def test_saved_credential_rechecked(make_dialog, unconnected_user, sandbox, run_async,
+                                    artifact_dir):
+    dialog = make_dialog(unconnected_user)
+    dialog.RECHECK_DELAYS = (0.5, 0.5, 0.5)
+    _fill(dialog, sandbox)
+
+    async def steps():
+        dialog.submit_button.click()
+        await until(lambda: dialog.saved_credentials or not dialog.errors.isHidden())
+        assert dialog.errors.isHidden(), dialog.errors.sentence.text()
+        assert not dialog.submit_button.isVisible()
+        assert dialog.cancel_button.text().replace("&", "") == "Close"
+        assert dialog.grab().save(str(artifact_dir / "manual_accepted.png"))
+        # Panorama rejects the credential in Leaf's background check.
+        await asyncio.to_thread(sandbox.set_status, unconnected_user.id, "UNAUTHENTICATED")
+        await until(lambda: "stopped checking" in dialog.result.text())
+
+    run_async(steps())
+    assert "Needs re-authorization" in dialog.result.text()
+    assert dialog.result.tone() == "error"
+    assert dialog.checked_credentials[-1].status == "UNAUTHENTICATED"
+    # A status other than OK is the verdict: no further reads after it.
+    assert len(dialog.checked_credentials) == 1
+    assert dialog.grab().save(str(artifact_dir / "manual_rechecked.png"))
+
+
+def test_ok_credential_checked_bounded(make_dialog, unconnected_user, sandbox, run_async):
+    dialog = make_dialog(unconnected_user)
+    _fill(dialog, sandbox)
+
+    async def steps():
+        dialog.submit_button.click()
+        await until(lambda: "stopped checking" in dialog.result.text()
+                    or not dialog.errors.isHidden())
+
+    run_async(steps())
+    assert dialog.errors.isHidden(), dialog.errors.sentence.text()
+    assert len(dialog.checked_credentials) == len(dialog.RECHECK_DELAYS)
+    if dialog.checked_credentials[-1].status == "OK":
+        assert "Connected" in dialog.result.text()
+        assert dialog.result.tone() == "success"
+
+
+def test_close_cancels_status_checks(make_dialog, unconnected_user, sandbox, app_context,
+                                     run_async):
+    dialog = make_dialog(unconnected_user)
+    dialog.RECHECK_DELAYS = (30.0,)
+    _fill(dialog, sandbox)
+
+    async def steps():
+        dialog.submit_button.click()
+        await until(lambda: dialog.saved_credentials or not dialog.errors.isHidden())
+        assert dialog.check_tasks.busy
+        dialog.cancel_button.click()
+        assert not dialog.isVisible()
+        await asyncio.wait_for(dialog.check_tasks.wait_finished(), 2)
+
+    run_async(steps())
+    assert not dialog.check_tasks.busy
+    assert dialog.checked_credentials == []
+
+
+def test_replace_enter_waits_for_name(make_dialog, connected, sandbox, qtbot):
+    user, credential = connected
+    dialog = make_dialog(user, existing=credential)
+    if dialog.confirmation.name_edit is None:
+        pytest.skip("the demo data has no PRODUCTION credential")
+    _fill(dialog, sandbox, environment=credential.client_environment)
+    name_edit = dialog.confirmation.name_edit
+    qtbot.keyClicks(name_edit, user.name[:-1])
+    assert dialog.cancel_button.isDefault()
+    assert not dialog.submit_button.isDefault()
+
+    qtbot.keyClicks(name_edit, user.name[-1])
+    assert dialog.submit_button.isDefault()
+    qtbot.keyClick(name_edit, Qt.Key.Key_Return)
+    assert dialog.tasks.busy
+
+
+def test_replace_enter_cancels_without_name(make_dialog, connected, sandbox, qtbot):
+    user, credential = connected
+    dialog = make_dialog(user, existing=credential)
+    if dialog.confirmation.name_edit is None:
+        pytest.skip("the demo data has no PRODUCTION credential")
+    qtbot.keyClicks(dialog.confirmation.name_edit, "not the name")
+    qtbot.keyClick(dialog.confirmation.name_edit, Qt.Key.Key_Return)
+    assert not dialog.tasks.busy
+    assert not dialog.isVisible()
