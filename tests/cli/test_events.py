@@ -189,3 +189,15 @@ def test_events_ambiguous_name_lists_matches(sandbox, capsys):
 def test_events_offline_with_empty_cache(sandbox, capsys):
     assert run(_events(sandbox.base_url, "anyone", "--offline")) == 2
     assert "No Leaf user" in capsys.readouterr().err
+
+
+def test_events_wrong_password_exits_three(sandbox, capsys, monkeypatch):
+    user = _connected_user(sandbox.base_url)
+    assert run(_events(sandbox.base_url, user["id"], "--format", "json")) == 0
+    online = json.loads(capsys.readouterr().out)
+
+    monkeypatch.setenv("LEAFDESK_PASSWORD", "not the password")
+    assert run(_events(sandbox.base_url, user["id"], "--format", "json")) == 3
+    printed = capsys.readouterr()
+    assert [event["id"] for event in json.loads(printed.out)] == [event["id"] for event in online]
+    assert "not accepted" in printed.err

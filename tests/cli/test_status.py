@@ -302,3 +302,23 @@ def test_progress_drawn_on_terminal_only():
     quiet(5, 10, 0)
     quiet.clear()
     assert piped.getvalue() == ""
+
+
+def test_remembered_name_avoids_taken_one(sandbox, password, capsys):
+    store = SettingsStore()
+    store.save(Settings(accounts=[
+        LeafAccount(DEMO.owner_username, base_url="http://127.0.0.1:9", username="other@x.example"),
+    ]))
+
+    assert run(_status(sandbox.base_url)) == 1
+    capsys.readouterr()
+    settings = store.load()
+    host = sandbox.base_url.removeprefix("http://")
+    assert [account.name for account in settings.accounts] == [
+        DEMO.owner_username, f"{DEMO.owner_username} at {host}"]
+    assert settings.last_account == f"{DEMO.owner_username} at {host}"
+    assert not settings.accounts[1].remember
+
+    # The second run finds the same account, so it reads the same cache.
+    assert run(["status", "--offline"]) == 1
+    assert "Showing the offline cache as of the last complete refresh" in capsys.readouterr().err
