@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import logging
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QItemSelection, Qt, Signal
-from PySide6.QtGui import QFontDatabase
+from PySide6.QtCore import QDate, QItemSelection, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -112,6 +113,8 @@ class EventLogView(QWidget):
         # the events but not the time of the last fetch.
         self._fetched_at: dict[str, datetime] = {}
         self.load_operation: Operation | None = None
+        self._load_user: LeafUser | None = None
+        self._export_folder: Path | None = None
         self.export_operation: Operation | None = None
 
         self.model = EventLogModel(self)
@@ -124,6 +127,12 @@ class EventLogView(QWidget):
         self.source_label = ToneLabel(parent=self)
         self.source_label.setWordWrap(True)
         self.count_label = QLabel(self)
+        # Where the last export went, with a link that opens its folder.
+        self.export_label = ToneLabel(parent=self, tone="success")
+        self.export_label.setWordWrap(True)
+        self.export_label.setTextFormat(Qt.TextFormat.RichText)
+        self.export_label.linkActivated.connect(self._open_export_folder)
+        self.export_label.setVisible(False)
         self.errors = ErrorPanel(self)
         self.progress = OperationProgress(self)
 
@@ -141,6 +150,7 @@ class EventLogView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self.filter_row)
         layout.addLayout(status_row)
+        layout.addWidget(self.export_label)
         layout.addWidget(self.errors)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.progress)
@@ -149,6 +159,9 @@ class EventLogView(QWidget):
         self.proxy.rowsRemoved.connect(self._update_count)
         self.proxy.modelReset.connect(self._update_count)
         self.proxy.layoutChanged.connect(self._update_count)
+        # A model reset clears the selection without a selectionChanged signal, so the detail
+        # pane would keep the previous user's event.
+        self.proxy.modelReset.connect(lambda: self._show_event(self.selected_row()))
         self._update_count()
         self._show_event(None)
 
@@ -187,6 +200,7 @@ class EventLogView(QWidget):
         self.reload_button = QPushButton(self.tr("Re&load"), self)
         self.reload_button.setToolTip(self.tr("Fetch this user's events from Leaf again"))
         self.reload_button.clicked.connect(self.reload)
+        self._loading = False
         self.export_button = QPushButton(self.tr("E&xport CSV…"), self)
         self.export_button.setToolTip(self.tr("Save the events shown to a CSV file"))
         self.export_button.clicked.connect(self.choose_export_file)
@@ -250,10 +264,10 @@ class EventLogView(QWidget):
     def _update_count(self, *_args) -> None:
         shown, total = self.proxy.rowCount(), self.model.rowCount()
         if total == shown:
-            self.count_label.setText(self.tr("{count} events").format(count=total))
+            self.count_label.setText(english_plural(self.tr("%n event(s)", "", total), total))
         else:
-            self.count_label.setText(self.tr("{shown} of {total} events").format(
-                shown=shown, total=total))
+            self.count_label.setText(english_plural(
+                self.tr("{shown} of %n event(s)", "", total), total).format(shown=shown))
         self.export_button.setEnabled(shown > 0)
         # The count is longer with a filter on; lay out now so it is never drawn cut off.
         if self.layout() is not None:
@@ -297,12 +311,27 @@ class EventLogView(QWidget):
         """Follow the window's online state: offline, events come from the cache and Reload explains
         why in its tooltip."""
         self.online = online
+        self._update_reload_button()
+
+    def _update_reload_button(self) -> None:
+        self.reload_button.setEnabled(self.online and not self._loading)
         self.reload_button.setToolTip(
-            self.tr("Fetch this user's events from Leaf again") if online else
-            self.tr("Leaf cannot be reached, so the events shown come from the local cache."))
+            self.tr("Fetch this user's events from Leaf again") if self.online else
+            self.tr("Reload needs Leaf, which cannot be reached now. The events shown come from "
+                    "the local cache."))
 
     def set_user(self, user: LeafUser | None) -> None:
-        """Show another Leaf user's events (loading them), or nothing for None."""
+        """Show another Leaf user's events (loading them), or nothing for None.
+
+        Given the user shown already, it reloads only when the user's credential id changed (a
+        new connection, a replace or a delete), so the window may call it on every row update.
+        """
+        if user is not None and self.user is not None and user.id == self.user.id:
+            changed = _credential_id(user) != _credential_id(self.user)
+            self.user = user
+            if changed:
+                self.reload()
+            return
         if self.load_operation is not None and self.load_operation.running:
             # The cancelled operation stays "running" until its task unwinds, so forget it here
             # or `reload()` would hand it back instead of loading the new user.
@@ -310,21 +339,31 @@ class EventLogView(QWidget):
             self.load_operation = None
         self.user = user
         self.model.set_rows([])
+        self._show_event(None)
         self.errors.clear()
+        self.export_label.setVisible(False)
         if user is None:
             self.source_label.clear()
             return
         self.reload()
 
     def reload(self) -> Operation | None:
-        """Load the user's events in the background (from Leaf when online, else the cache)."""
+        """Load the user's events in the background (from Leaf when online, else the cache).
+
+        The window calls it after a change to the user's credential, such as a one-click
+        connection, so the log does not wait for the operator's Reload.
+        """
         if self.user is None:
             return None
         if self.load_operation is not None and self.load_operation.running:
-            return self.load_operation
+            if self._load_user is self.user:
+                return self.load_operation
+            # The user object changed (a new credential), so the running load may be stale.
+            self.load_operation.cancel()
         user = self.user
         self.source_label.setText(self.tr("Loading events…"))
-        self.reload_button.setEnabled(False)
+        self._loading = True
+        self._update_reload_button()
         operation = Operation(
             self,
             self.tr("Loading the events of {name}").format(name=user.name),
@@ -334,9 +373,15 @@ class EventLogView(QWidget):
             report_errors=False,
         )
         operation.failed.connect(self._on_load_failed)
-        operation.finished.connect(lambda: self.reload_button.setEnabled(True))
+        operation.finished.connect(lambda: self._on_load_finished(operation))
+        self._load_user = user
         self.load_operation = operation
         return operation.start()
+
+    def _on_load_finished(self, operation: Operation) -> None:
+        if operation is self.load_operation:
+            self._loading = False
+            self._update_reload_button()
 
     async def load_events(self, user: LeafUser) -> int:
         """Fetch, save and show `user`'s events; return how many are shown.
@@ -381,7 +426,7 @@ class EventLogView(QWidget):
         rows = build_rows(merged, at_leaf=at_leaf)
 
         self.model.set_rows(rows)
-        self._show_source(fetched is not None, rows)
+        self._show_source(fetched is not None, rows, fetched_before=user.id in self._fetched_at)
         if rows and not self.table.selectionModel().hasSelection():
             self.table.selectRow(0)
         self.loaded.emit(len(rows))
@@ -397,7 +442,8 @@ class EventLogView(QWidget):
             return None
         return getattr(record, "finished_at", None) if record is not None else None
 
-    def _show_source(self, from_leaf: bool, rows: list[EventRow]) -> None:
+    def _show_source(self, from_leaf: bool, rows: list[EventRow], *,
+                     fetched_before: bool = False) -> None:
         archived = sum(1 for row in rows if row.archived)
         if from_leaf:
             text = self.tr("From Leaf, as of {time}.").format(time=local_text(self.as_of))
@@ -420,13 +466,31 @@ class EventLogView(QWidget):
             text += " " + self.tr("{count} shown from LeafDesk's local archive only, because Leaf "
                                   "keeps events for 30 days and deletes them with the "
                                   "credential.").format(count=archived)
-        if not rows:
-            text += " " + self.tr("No events: Leaf has logged nothing for this credential, "
-                                  "or the user has none.")
+        if not rows and not (from_leaf or fetched_before or self.online):
+            # An empty cache has no "as of" time worth naming.
+            text = self._no_events_text(fetched=False)
+        elif not rows:
+            text += " " + self._no_events_text(from_leaf or fetched_before)
         # Embedded under the users table, the view names the user whose events these are.
         if self.user is not None:
-            text = self.tr("Events of {name}. {source}").format(name=self.user.name, source=text)
+            heading = self.tr("Events of {name}").format(name=self.user.name)
+            # A name such as "Grain Co." already ends the sentence.
+            if not heading.endswith("."):
+                heading += "."
+            text = f"{heading} {text}"
         self.source_label.setText(text)
+
+    def _no_events_text(self, fetched: bool) -> str:
+        """Return why the log is empty: no credential, never fetched, or nothing logged."""
+        if self.user is not None and self.user.panorama is None:
+            return self.tr("No events: this user has no Panorama credential.")
+        if fetched:
+            return self.tr("No events: Leaf has logged nothing for this credential yet.")
+        if self.online:
+            return self.tr("No events in the offline cache for this user, and Leaf could not "
+                           "be read.")
+        return self.tr("No events in the offline cache for this user; they are read from Leaf "
+                       "when LeafDesk is online.")
 
     def _on_load_failed(self, failure) -> None:
         self.source_label.setText(self.tr("The events could not be loaded."))
@@ -471,4 +535,25 @@ class EventLogView(QWidget):
 
     def _on_exported(self, path: Path, count: int) -> None:
         log.info("Exported %d events to %s", count, path)
+        self._export_folder = path.parent
+        saved = english_plural(self.tr("Exported %n event(s) to {file}.", "", count),
+                               count).format(file=html.escape(str(path)))
+        link = '<a href="open-folder">{}</a>'.format(html.escape(self.tr("Open folder")))
+        self.export_label.setText(f"{saved} {link}")
+        self.export_label.setVisible(True)
         self.exported.emit(str(path))
+
+    def _open_export_folder(self, _link: str) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._export_folder)))
+
+
+def english_plural(text: str, count: int) -> str:
+    """Pick the English form of a "%n thing(s)" text that no installed translation replaced.
+
+    Without a translation for the numerus form, Qt returns the source text with only %n filled.
+    """
+    return text.replace("(s)", "" if count == 1 else "s")
+
+
+def _credential_id(user: LeafUser) -> str | None:
+    return user.panorama.id if user.panorama is not None else None

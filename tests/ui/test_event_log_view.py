@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from leafdesk.core.model import CredentialEvent
+from leafdesk.core.model import CredentialEvent, CredentialSummary
 from leafdesk.ui.event_log import CSV_HEADER, EventLogView
 from leafdesk.ui.event_log_model import EventLogModel
 from leafdesk.ui.operations import OperationState
@@ -278,8 +279,7 @@ def test_quick_user_switch_loads_last(view, run_async, app_context, connected_us
     expected = run_async(app_context.client.list_panorama_events(other.id))
 
     # The first user's load is still in flight when the second is chosen.
-    view.set_user(connected_user)
-    first = view.load_operation
+    first = view.reload()
     view.set_user(other)
     assert view.load_operation is not first
     run_async(view.load_operation.wait())
@@ -289,3 +289,113 @@ def test_quick_user_switch_loads_last(view, run_async, app_context, connected_us
     assert view.user is other
     assert sorted(_shown_ids(view)) == sorted(event.id for event in expected)
     assert view.source_label.text().startswith(f"Events of {other.name}.")
+
+
+def test_detail_cleared_for_user_without_events(view, run_async, app_context):
+    _load(view, run_async)
+    assert "Event id:" in view.detail.toPlainText()
+    users = run_async(app_context.client.list_users())
+    other = next(user for user in users if user.panorama is None)
+
+    view.set_user(other)
+    run_async(view.load_operation.wait())
+    assert view.model.rowCount() == 0
+    assert "Event id:" not in view.detail.toPlainText()
+    assert view.detail.toPlainText() == "Select an event to see its headers and body."
+
+
+def test_no_credential_says_so(view, run_async, app_context):
+    users = run_async(app_context.client.list_users())
+    other = next(user for user in users if user.panorama is None)
+    view.set_user(other)
+    run_async(view.load_operation.wait())
+    assert "No events: this user has no Panorama credential." in view.source_label.text()
+
+
+def test_offline_never_fetched_wording(qtbot, app_context, connected_user, run_async,
+                                       artifact_dir):
+    view = EventLogView(None, app_context.client, app_context.cache, connected_user)
+    qtbot.addWidget(view)
+    view.resize(900, 400)
+    view.show()
+    view.set_online(False)
+    _load(view, run_async)
+    text = view.source_label.text()
+    assert ("No events in the offline cache for this user; they are read from Leaf when "
+            "LeafDesk is online.") in text
+    assert "Leaf has logged nothing" not in text
+    assert view.grab().save(str(artifact_dir / "event_log_offline_never_fetched.png"))
+
+
+def test_reload_disabled_offline(view, run_async):
+    _load(view, run_async)
+    assert view.reload_button.isEnabled()
+    view.set_online(False)
+    assert not view.reload_button.isEnabled()
+    assert "cannot be reached" in view.reload_button.toolTip()
+    _load(view, run_async)
+    assert not view.reload_button.isEnabled()
+    view.set_online(True)
+    assert view.reload_button.isEnabled()
+
+
+def test_new_credential_id_reloads(view, run_async, app_context):
+    from leafdesk.core.model import Environment
+    from leafdesk.core.validation import validate_manual
+
+    users = run_async(app_context.client.list_users())
+    user = next(user for user in users if user.panorama is None)
+    view.set_user(user)
+    run_async(view.load_operation.wait())
+    assert "no Panorama credential" in view.source_label.text()
+
+    # The same user again, unchanged, sends nothing.
+    sent = app_context.client.requests_sent
+    view.set_user(dataclasses.replace(user))
+    assert app_context.client.requests_sent == sent
+
+    from leafdesk.sandbox import DEMO
+
+    partner = DEMO.partners["STAGE"]
+    data = validate_manual(client_id=partner.client_id, username=partner.username,
+                           password=partner.password, organization_code="ORG-1",
+                           refresh_token="refresh-token", client_environment=Environment.STAGE)
+    credential = run_async(app_context.client.create_panorama_credential(user.id, data))
+    view.set_user(dataclasses.replace(user, panorama=CredentialSummary(id=credential.id)))
+    assert view.load_operation is not None
+    run_async(view.load_operation.wait())
+    assert app_context.client.requests_sent > sent
+    assert "no Panorama credential" not in view.source_label.text()
+    assert "From Leaf" in view.source_label.text()
+
+
+def test_name_ending_in_period(qtbot, app_context, connected_user, run_async):
+    user = dataclasses.replace(connected_user, name="Prairie Grain Co.")
+    view = EventLogView(None, app_context.client, app_context.cache, user)
+    qtbot.addWidget(view)
+    _load(view, run_async)
+    assert view.source_label.text().startswith("Events of Prairie Grain Co. From Leaf")
+    assert ".." not in view.source_label.text()
+
+
+def test_count_uses_plural(view, run_async):
+    _load(view, run_async)
+    rows = view.model.rows()
+    view.model.set_rows(rows[:1])
+    assert view.count_label.text() == "1 event"
+    view.model.set_rows(rows[:2])
+    assert view.count_label.text() == "2 events"
+    view.model.set_rows([])
+    assert view.count_label.text() == "0 events"
+
+
+def test_export_reports_file_and_count(view, run_async, tmp_path, artifact_dir):
+    _load(view, run_async)
+    assert view.export_label.isHidden()
+    path = tmp_path / "events.csv"
+    run_async(view.export_csv(path).wait())
+    count = view.proxy.rowCount()
+    assert not view.export_label.isHidden()
+    assert f"Exported {count} events to {path}." in view.export_label.text()
+    assert "Open folder" in view.export_label.text()
+    assert view.grab().save(str(artifact_dir / "event_log_exported.png"))
