@@ -15,9 +15,11 @@ from typing import Any
 
 from PySide6.QtCore import (
     QEvent,
+    QItemSelection,
     QItemSelectionModel,
     QModelIndex,
     QObject,
+    QPoint,
     QSize,
     Qt,
     QTimer,
@@ -44,12 +46,20 @@ from leafdesk.core.model import UserRow
 from leafdesk.ui import aio
 from leafdesk.ui.details_panel import DetailsPanel
 from leafdesk.ui.offline_banner import OfflineBanner
-from leafdesk.ui.operations import Operation, OperationProgress, OperationState
-from leafdesk.ui.presentation import format_time
+from leafdesk.ui.operations import (
+    Operation,
+    OperationFailure,
+    OperationProgress,
+    OperationState,
+    describe_failure,
+    show_failure,
+)
+from leafdesk.ui.presentation import format_time, state_text
 from leafdesk.ui.session import AppContext
 from leafdesk.ui.summary_strip import SummaryStrip
 from leafdesk.ui.users_model import (
     ROW_ROLE,
+    USER_ID_ROLE,
     Column,
     UsersFilterProxy,
     UsersModel,
@@ -102,8 +112,12 @@ class MainWindow(QMainWindow):
         self._credential_task = None
         self._dialogs: list[QWidget] = []
         self._reconnecting = False
+        # The newest error box, kept until the operator closes it (tests read it too).
+        self.last_failure_box: QWidget | None = None
 
-        self.setWindowTitle(self.tr("LeafDesk — {account}").format(account=context.account.name))
+        # Qt appends the application display name ("LeafDesk") to the title where the platform
+        # shows one, so the title names only the account.
+        self.setWindowTitle(context.account.name)
         self.setObjectName("mainWindow")
 
         self.model = UsersModel(self)
@@ -288,7 +302,11 @@ class MainWindow(QMainWindow):
         self.top_splitter.addWidget(self.details)
         self.top_splitter.setStretchFactor(0, 3)
         self.top_splitter.setStretchFactor(1, 1)
-        self.top_splitter.setSizes([900, 380])
+        # Room for the details' form (labels, values and Copy buttons) at 1280 pixels wide;
+        # the table scrolls sideways instead.
+        self.top_splitter.setSizes([820, 460])
+        self.top_splitter.setCollapsible(1, False)
+
 
         self.main_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.main_splitter.setObjectName("mainSplitter")
@@ -388,9 +406,51 @@ class MainWindow(QMainWindow):
     def load_from_cache(self) -> None:
         """Fill the table from the offline cache (what the last refresh saw)."""
         rows = self.context.cache.load_rows()
-        self.model.set_rows(rows)
+        self._set_rows_keeping_view(rows)
         self.rows_complete = True
         self._after_rows_changed()
+
+    def _set_rows_keeping_view(self, rows: list[UserRow]) -> None:
+        """Replace every row, then select the same users and scroll back to the same top row.
+
+        A model reset clears the selection without a signal, so without this every refresh
+        would drop the selected user and the details would fall back to the placeholder.
+        """
+        selected_ids = [row.user.id for row in self.selected_rows()]
+        current = self.current_row()
+        current_id = current.user.id if current is not None else None
+        top_index = self.table.indexAt(QPoint(0, 0))
+        top_id = top_index.data(USER_ID_ROLE) if top_index.isValid() else None
+
+        self.model.set_rows(rows)
+
+        selection = QItemSelection()
+        for user_id in selected_ids:
+            index = self._proxy_index_of(user_id)
+            if index.isValid():
+                selection.select(index, index)
+        selection_model = self.table.selectionModel()
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        if current_id is not None and self._proxy_index_of(current_id).isValid():
+            selection_model.setCurrentIndex(self._proxy_index_of(current_id),
+                                            QItemSelectionModel.SelectionFlag.NoUpdate)
+        if not selection.isEmpty():
+            selection_model.select(selection, flags)
+        if top_id is not None:
+            self._scroll_to_top_user(top_id)
+            # The scroll bar's range is updated in the view's delayed layout, after this call.
+            QTimer.singleShot(0, lambda: self._scroll_to_top_user(top_id))
+
+    def _proxy_index_of(self, user_id: str) -> QModelIndex:
+        source_row = self.model.row_number_of(user_id)
+        if source_row is None:
+            return QModelIndex()
+        return self.proxy.mapFromSource(self.model.index(source_row, 0))
+
+    def _scroll_to_top_user(self, user_id: str) -> None:
+        index = self._proxy_index_of(user_id)
+        if index.isValid():
+            self.table.scrollTo(index, QAbstractItemView.ScrollHint.PositionAtTop)
 
     def _load_first_screen(self) -> None:
         # The cache returns users by name, so its first users are the table's first rows only
@@ -402,7 +462,7 @@ class MainWindow(QMainWindow):
             self.load_from_cache()
             return
         rows = self.context.cache.load_rows(limit=FIRST_SCREEN_ROWS)
-        self.model.set_rows(rows)
+        self._set_rows_keeping_view(rows)
         if len(rows) < FIRST_SCREEN_ROWS:
             self.rows_complete = True
         else:
@@ -448,14 +508,21 @@ class MainWindow(QMainWindow):
         self.counts_label.setText(text)
 
     def _update_sync_label(self) -> None:
-        record = self.context.cache.last_sync()
-        if record is None:
-            self.sync_label.setText(self.tr("Never synced"))
+        # The time shown is the last complete sync, because only that one read every user. A
+        # later refresh that was cancelled or stopped early is named separately.
+        complete = self.context.cache.last_sync(complete_only=True)
+        latest = self.context.cache.last_sync()
+        if complete is None:
+            text = self.tr("No complete sync yet")
         else:
-            text = self.tr("Last sync {time}").format(time=format_time(record.finished_at))
-            if not record.complete:
-                text += self.tr(" (incomplete)")
-            self.sync_label.setText(text)
+            text = self.tr("Last sync {time}").format(time=format_time(complete.finished_at))
+        if latest is not None and not latest.complete and (
+                complete is None or latest.finished_at > complete.finished_at):
+            text += self.tr("; a later refresh was stopped at {time}").format(
+                time=format_time(latest.finished_at))
+        if latest is None:
+            text = self.tr("Never synced")
+        self.sync_label.setText(text)
 
     def _on_search(self, text: str) -> None:
         self.proxy.set_search(text)
@@ -522,7 +589,10 @@ class MainWindow(QMainWindow):
         previous = self.details.row
         same_user = previous is not None and row is not None and previous.user.id == row.user.id
         history = self._history(row) if row is not None else []
-        self.details.show_row(row, self.details.credential if same_user else None, history)
+        credential = self.details.credential if same_user else None
+        if credential is not None and not _same_credential(row, credential):
+            credential = None  # deleted or replaced since it was read
+        self.details.show_row(row, credential, history)
         self._update_user_actions()
 
         if self.event_log is not None and not same_user:
@@ -543,6 +613,10 @@ class MainWindow(QMainWindow):
         if self._credential_task is not None and not self._credential_task.done():
             self._credential_task.cancel()
         self._credential_task = None
+        showing = self.details.row is not None and self.details.row.user.id == row.user.id
+        if showing and not has_credential(row):
+            # After a delete the old credential must not stay on screen.
+            self.details.set_credential(None)
         if not self.online or not has_credential(row):
             return
 
@@ -616,12 +690,14 @@ class MainWindow(QMainWindow):
         if isinstance(error, OfflineError):
             self._enter_offline(datetime.now(timezone.utc), error)
         elif isinstance(error, LeafError):
-            self.statusBar().showMessage(error.sentence(), 15000)
+            self.last_failure_box = show_failure(
+                self, describe_failure(error, action=self.tr("refresh the users")))
         failed = getattr(result, "failed", 0)
         if failed and error is None:
+            # Stays until the next message: the operator may look away during a long refresh.
             self.statusBar().showMessage(
                 self.tr("Refresh finished; {failed} user(s) could not be read and show their "
-                        "cached state.").format(failed=failed), 15000)
+                        "cached state.").format(failed=failed))
 
         # The refresh's last step (writing the cache) just ran in this same loop iteration, so
         # the table is filled in the next one, from the rows in hand rather than read back.
@@ -634,7 +710,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.load_from_cache)
 
     def _show_rows(self, rows: list[UserRow]) -> None:
-        self.model.set_rows(rows)
+        self._set_rows_keeping_view(rows)
         self._after_rows_changed()
 
     def _on_refresh_finished(self) -> None:
@@ -677,7 +753,7 @@ class MainWindow(QMainWindow):
         self._track_user_operation(ids, operation)
         return operation
 
-    def _on_users_rechecked(self, result: Any) -> None:
+    def _on_users_rechecked(self, result: Any, confirmation: str = "") -> None:
         error = getattr(result, "error", None)
         if isinstance(error, OfflineError):
             self._enter_offline(datetime.now(timezone.utc), error)
@@ -685,16 +761,50 @@ class MainWindow(QMainWindow):
         rows = list(getattr(result, "rows", []))
         self.model.update_rows(rows)
         failures = getattr(result, "failures", {}) or {}
-        for user_id, failure in failures.items():
-            row = self.model.row_for(user_id)
-            name = row.user.name if row else user_id
-            self.statusBar().showMessage(
-                failure.about(leaf_user=name,
-                              action=self.tr("re-check the Panorama connection")).sentence(),
-                15000)
-        if self.details.row is not None:
-            self._load_credential(self.model.row_for(self.details.row.user.id) or self.details.row)
+        self._report_user_failures(failures, self.tr("re-check the Panorama connection"))
+        self._confirm_rechecked(rows, failures, confirmation)
+        shown = self.details.row
+        if shown is not None:
+            self._load_credential(self.model.row_for(shown.user.id) or shown)
         self._after_rows_changed()
+        # The change (delete, create, replace, connect or re-check) also wrote new events.
+        rechecked_ids = {row.user.id for row in rows} | set(failures)
+        if shown is not None and shown.user.id in rechecked_ids and self.event_log is not None:
+            current = self.model.row_for(shown.user.id) or shown
+            self.event_log.set_user(current.user)
+
+    def _confirm_rechecked(self, rows: list[UserRow], failures: dict[str, Any],
+                           confirmation: str = "") -> None:
+        """Say in the status bar what a re-check found, for a user who may no longer be shown."""
+        read = [row for row in rows if row.user.id not in failures]
+        if len(read) == 1:
+            found = self.tr("{name} is now: {state}.").format(name=read[0].user.name,
+                                                             state=state_text(read[0].state))
+        elif read:
+            found = self.tr("Re-checked {count} users.").format(count=len(read))
+        else:
+            found = ""
+        text = " ".join(part for part in (confirmation, found) if part)
+        if text:
+            self.statusBar().showMessage(text, 10000)
+
+    def _report_user_failures(self, failures: dict[str, Any], action: str) -> None:
+        """Report per-user failures through the standard error box, one box for all of them."""
+        if not failures:
+            return
+        described = []
+        for user_id, error in failures.items():
+            row = self.model.row_for(user_id)
+            described.append(describe_failure(error, action=action,
+                                              leaf_user=row.user.name if row else user_id))
+        first = described[0]
+        sentence = first.sentence
+        if len(described) > 1:
+            sentence += " " + self.tr("{count} more users failed too; see the details.").format(
+                count=len(described) - 1)
+        details = "\n\n".join(f"{failure.sentence}\n{failure.details}" for failure in described)
+        self.last_failure_box = show_failure(self, OperationFailure(sentence, details,
+                                                                    first.error))
 
     def _track_user_operation(self, ids: list[str], operation: Operation) -> None:
         for user_id in ids:
@@ -771,18 +881,24 @@ class MainWindow(QMainWindow):
             cancellable=False,
         )
         operation.failed.connect(self._on_operation_failed)
-        operation.succeeded.connect(lambda _result: self._recheck_ids([row.user.id]))
+        operation.succeeded.connect(lambda _result: self._on_deleted(row))
         self._track_user_operation([row.user.id], operation)
         return operation
 
-    def _recheck_ids(self, ids: list[str]) -> None:
+    def _on_deleted(self, row: UserRow) -> None:
+        self._recheck_ids([row.user.id], confirmation=self.tr(
+            "Deleted the Panorama credential of {name}.").format(name=row.user.name))
+
+    def _recheck_ids(self, ids: list[str], confirmation: str = "") -> None:
+        """Re-check users after a change; `confirmation` opens the status message that follows."""
         if not self.online:
             return
         sync = self.context.sync
         operation = Operation(self, self.tr("Re-checking"),
                               lambda progress: sync.refresh_users(ids, progress=progress),
                               action=self.tr("re-check the Panorama connection"))
-        operation.succeeded.connect(self._on_users_rechecked)
+        operation.succeeded.connect(
+            lambda result: self._on_users_rechecked(result, confirmation))
         operation.failed.connect(self._on_operation_failed)
         self._track_user_operation(ids, operation)
 
@@ -792,10 +908,21 @@ class MainWindow(QMainWindow):
         self._dialogs.append(dialog)
         dialog.destroyed.connect(lambda *_: self._dialogs.remove(dialog)
                                  if dialog in self._dialogs else None)
+        finished = getattr(dialog, "finished", None)
+        (finished or dialog.destroyed).connect(self.return_focus_to_table)
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
         return dialog
+
+    def return_focus_to_table(self, *_args: Any) -> None:
+        """Give the keyboard back to the table once a dialog closes.
+
+        Without a window manager nobody activates the window again, so F5 and Delete would do
+        nothing until the table was clicked.
+        """
+        self.activateWindow()
+        self.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
     @property
     def open_dialogs(self) -> list[QWidget]:
@@ -845,6 +972,7 @@ class MainWindow(QMainWindow):
         self.context.online = True
         self.context.offline_since = None
         self.reconnect_timer.stop()
+        self.banner.show_check_result("")
         self._update_online_widgets()
         self.came_online.emit()
         self.refresh()
@@ -861,6 +989,11 @@ class MainWindow(QMainWindow):
                 await self.context.client.sign_in()
             except LeafError as error:
                 log.info("Leaf still cannot be reached: %s", error.sentence())
+                reason = getattr(error, "message", "") or error.sentence()
+                self.banner.show_check_result(self.tr(
+                    "Still offline: {reason}, checked at {time}.").format(
+                    reason=reason.rstrip("."),
+                    time=datetime.now().astimezone().strftime("%H:%M")))
                 return
             finally:
                 self._reconnecting = False
@@ -930,6 +1063,16 @@ class MainWindow(QMainWindow):
         for dialog in list(self._dialogs):
             dialog.close()
         super().closeEvent(event)
+
+
+def _same_credential(row: UserRow, credential: Any) -> bool:
+    """Return False when the row shows no credential or another one than `credential`."""
+    if not has_credential(row):
+        return False
+    summary = row.user.panorama
+    if summary is None or not summary.id or not getattr(credential, "id", ""):
+        return True
+    return summary.id == credential.id
 
 
 def _summary_credential(row: UserRow):

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from leafdesk.ui.presentation import format_time
 
@@ -30,13 +30,23 @@ class OfflineBanner(QFrame):
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setForegroundRole(QPalette.ColorRole.ToolTipText)
+        # The outcome of the last check, so "Try again" never ends without an answer.
+        self.check_result = QLabel(self)
+        self.check_result.setObjectName("offlineCheckResult")
+        self.check_result.setWordWrap(True)
+        self.check_result.setForegroundRole(QPalette.ColorRole.ToolTipText)
+        self.check_result.hide()
         self.retry_button = QPushButton(self.tr("&Try again"), self)
         self.retry_button.setToolTip(self.tr("Check now whether Leaf can be reached"))
         self.retry_button.clicked.connect(self.retry_requested)
 
+        texts = QVBoxLayout()
+        texts.setContentsMargins(0, 0, 0, 0)
+        texts.addWidget(self.message)
+        texts.addWidget(self.check_result)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)
-        layout.addWidget(self.message, 1)
+        layout.addLayout(texts, 1)
         layout.addWidget(self.retry_button)
         self.hide()
 
@@ -55,6 +65,11 @@ class OfflineBanner(QFrame):
             seconds=retry_seconds)
         self.message.setText(text)
         self.show()
+
+    def show_check_result(self, text: str) -> None:
+        """Show the outcome of the last reachability check under the message."""
+        self.check_result.setText(text)
+        self.check_result.setVisible(bool(text))
 
     def set_checking(self, checking: bool) -> None:
         self.retry_button.setEnabled(not checking)

@@ -35,7 +35,7 @@ def test_demo_opens_window_and_refreshes(sandbox, run_until, run_async, tmp_path
     controller.start(demo=True)
     run_until(lambda: controller.window is not None, timeout=20)
     window = controller.window
-    assert window.windowTitle() == "LeafDesk — Demo sandbox"
+    assert window.windowTitle() == "Demo sandbox"
     run_until(lambda: window.refresh_operation is not None
               and not window.refresh_operation.running, timeout=20)
     assert window.model.rowCount() == 40
@@ -71,7 +71,7 @@ def test_switch_account_replaces_window(sandbox, run_until, run_async, tmp_path)
     first_window.account_switch_requested.emit("Second")
     run_until(lambda: controller.window is not first_window, timeout=20)
     assert controller.context.account.name == "Second"
-    assert controller.window.windowTitle() == "LeafDesk — Second"
+    assert controller.window.windowTitle() == "Second"
     assert controller.window.account_combo.currentText() == "Second"
 
     controller.window.close()
