@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -52,6 +53,30 @@ def _value_label(parent: QWidget) -> QLabel:
     return label
 
 
+class _FieldValue(QLineEdit):
+    """A one-line value (an id, a masked token) that never widens the panel.
+
+    A QLabel cannot break an id or a token, so its width would be the panel's minimum and the
+    panel would be clipped on the right. A frameless read-only line edit scrolls its text
+    instead, stays selectable, and shows the whole value as its tooltip.
+    """
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setFrame(False)
+        # Transparent, so the value sits on the panel's own background in light and dark.
+        self.setStyleSheet("QLineEdit { background: transparent; }")
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setMinimumWidth(60)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        super().setText(text)
+        self.setCursorPosition(0)  # show the start of a long value, not its end
+        self.setToolTip(text if text and text != "—" else "")
+
+
 class DetailsPanel(QWidget):
     """The selected user's state, credential, timeline and action buttons."""
 
@@ -72,6 +97,7 @@ class DetailsPanel(QWidget):
         self._build(content)
 
         scroll = QScrollArea(self)
+        self.scroll = scroll
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         # Text wraps to the panel's width; only the height scrolls.
@@ -139,7 +165,7 @@ class DetailsPanel(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.credential_note = _value_label(content)
         form.addRow(self.credential_note)
-        self.fields: dict[str, QLabel] = {}
+        self.fields: dict[str, QLineEdit] = {}
         for key, title in (
             ("status", self.tr("Status")),
             ("id", self.tr("Credential id")),
@@ -149,16 +175,19 @@ class DetailsPanel(QWidget):
             ("organization", self.tr("Organization code")),
             ("environment", self.tr("Environment")),
         ):
-            label = _value_label(content)
-            self.fields[key] = label
-            form.addRow(title + ":", label)
+            value = _FieldValue(content)
+            value.setAccessibleName(title)
+            self.fields[key] = value
+            form.addRow(title + ":", value)
 
-        self.access_token = _value_label(content)
+        self.access_token = _FieldValue(content)
+        self.access_token.setAccessibleName(self.tr("Access token, masked"))
         self.copy_access = QPushButton(self.tr("Copy"), content)
         self.copy_access.setAccessibleName(self.tr("Copy the access token"))
         self.copy_access.setToolTip(self.tr("Copy the access token to the clipboard"))
         self.copy_access.clicked.connect(lambda: self._copy_token("access"))
-        self.refresh_token = _value_label(content)
+        self.refresh_token = _FieldValue(content)
+        self.refresh_token.setAccessibleName(self.tr("Refresh token, masked"))
         self.copy_refresh = QPushButton(self.tr("Copy"), content)
         self.copy_refresh.setAccessibleName(self.tr("Copy the refresh token"))
         self.copy_refresh.setToolTip(self.tr("Copy the refresh token to the clipboard"))
@@ -166,6 +195,8 @@ class DetailsPanel(QWidget):
         for title, value, button in ((self.tr("Access token"), self.access_token, self.copy_access),
                                      (self.tr("Refresh token"), self.refresh_token,
                                       self.copy_refresh)):
+            # The button keeps its full width; only the masked token gives way.
+            button.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
             row = QHBoxLayout()
             row.addWidget(value, 1)
             row.addWidget(button)
@@ -177,7 +208,9 @@ class DetailsPanel(QWidget):
         self.timeline.setAccessibleName(self.tr("State timeline"))
         self.timeline.setMinimumHeight(90)
         self.timeline.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.timeline_note = _value_label(timeline_box)
         timeline_layout = QVBoxLayout(timeline_box)
+        timeline_layout.addWidget(self.timeline_note)
         timeline_layout.addWidget(self.timeline)
 
         self.placeholder = QLabel(self.tr("Select a user to see their Panorama connection."),
@@ -217,7 +250,8 @@ class DetailsPanel(QWidget):
         self.title.setText(user.name)
         parts = [part for part in (user.email, user.external_id) if part]
         parts.append(self.tr("Leaf user id {id}").format(id=user.id))
-        self.subtitle.setText(" · ".join(parts))
+        # One part a line: joined on one line, an e-mail and an id would not fit side by side.
+        self.subtitle.setText("\n".join(parts))
 
         self.state_icon.setPixmap(state_icon(view.state).pixmap(32, 32))
         self.state_icon.setAccessibleName(state_text(view))
@@ -309,27 +343,40 @@ class DetailsPanel(QWidget):
     def _show_history(self, history: Sequence[Any]) -> None:
         self.timeline.clear()
         if not history:
+            self.timeline_note.setText(self.tr(
+                "LeafDesk records a change each time a refresh reads a new state."))
             item = QListWidgetItem(self.tr("No changes recorded yet."))
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             self.timeline.addItem(item)
             return
 
         previous: ConnectionState | None = None
+        ever_connected = False
         # Oldest first, so "broke" and "healed" read in the order they happened.
         entries = sorted(history, key=lambda change: _change_time_key(change))
+        # The cache starts recording at LeafDesk's first sync of the user, not at the
+        # credential's creation, so the first entry is only the first state LeafDesk saw.
+        self.timeline_note.setText(self.tr(
+            "Since LeafDesk began watching on {time}.").format(
+            time=format_time(_change_time(entries[0]))))
         lines: list[QListWidgetItem] = []
         for change in entries:
             state = _change_state(change)
             moment = _change_time(change)
             if state is None:
                 continue
-            if previous is not None and previous is not ConnectionState.CONNECTED \
-                    and state is ConnectionState.CONNECTED:
-                verb = self.tr("Healed: {state}")
-            elif previous is ConnectionState.CONNECTED and state is not ConnectionState.CONNECTED:
+            connected = state is ConnectionState.CONNECTED
+            if previous is None:
+                verb = (self.tr("First seen connected") if connected
+                        else self.tr("First seen: {state}"))
+            elif connected and previous is not ConnectionState.CONNECTED:
+                # Healing needs an earlier connection to heal from.
+                verb = self.tr("Healed: {state}") if ever_connected else self.tr("Connected")
+            elif previous is ConnectionState.CONNECTED and not connected:
                 verb = self.tr("Broke: {state}")
             else:
                 verb = self.tr("{state}")
+            ever_connected = ever_connected or connected
             raw = getattr(change, "raw_status", None)
             label = state_label(state) + (f" ({raw})" if state is ConnectionState.UNKNOWN
                                           and raw else "")
