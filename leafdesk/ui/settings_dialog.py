@@ -120,7 +120,8 @@ class SettingsDialog(QDialog):
         self.presets = [replace(preset) for preset in settings.presets]
         # Secrets to write on Save: (kind, key) -> value, or None to delete.
         self.pending_secrets: dict[tuple[str, str], str | None] = {}
-        self.setWindowTitle(self.tr("Settings — LeafDesk"))
+        # Qt adds the application display name on Windows and Linux, so the title omits it.
+        self.setWindowTitle(self.tr("Settings"))
         self.setObjectName("settingsDialog")
         self.setMinimumSize(640, 480)
 
@@ -150,8 +151,7 @@ class SettingsDialog(QDialog):
             (self.tr("Name"), lambda a: a.name),
             (self.tr("Base URL"), lambda a: a.base_url),
             (self.tr("Username"), lambda a: a.username),
-            (self.tr("Password"), lambda a: self.tr("in the keychain") if a.remember
-             else self.tr("asked each time")),
+            (self.tr("Password"), self._password_place),
         ], self)
         self.accounts_view = _table(self.accounts_model, self.tr("Leaf accounts"), page)
         self.accounts_view.selectionModel().currentRowChanged.connect(self._show_account)
@@ -185,8 +185,13 @@ class SettingsDialog(QDialog):
             buttons.addWidget(button)
         buttons.addStretch(1)
 
-        note = QLabel(self.tr("Passwords are asked for at sign-in and kept in the system "
-                              "keychain when “Remember” is ticked, never in a file."), page)
+        if self.secrets.persistent:
+            note_text = self.tr("Passwords are asked for at sign-in and kept in the system "
+                                "keychain when “Remember” is ticked, never in a file.")
+        else:
+            note_text = self.tr("No system keychain is available, so passwords are kept in "
+                                "memory until LeafDesk closes, never in a file.")
+        note = QLabel(note_text, page)
         note.setWordWrap(True)
         layout = QVBoxLayout(page)
         layout.addWidget(self.accounts_view, 1)
@@ -194,6 +199,14 @@ class SettingsDialog(QDialog):
         layout.addLayout(buttons)
         layout.addWidget(note)
         return page
+
+    def _password_place(self, account: Any) -> str:
+        """Return where the account's password is kept, in words for the accounts table."""
+        if not account.remember:
+            return self.tr("asked each time")
+        if self.secrets.persistent:
+            return self.tr("in the keychain")
+        return self.tr("kept in memory until LeafDesk closes")
 
     def _show_account(self, current: QModelIndex, _previous: QModelIndex = QModelIndex()) -> None:
         if not current.isValid():
@@ -281,8 +294,10 @@ class SettingsDialog(QDialog):
         self.preset_username = QLineEdit(page)
         self.preset_password = QLineEdit(page)
         self.preset_password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.preset_password.setPlaceholderText(self.tr("Kept in the system keychain; leave "
-                                                        "empty to keep the saved one"))
+        self.preset_password.setPlaceholderText(
+            self.tr("Kept in the system keychain; leave empty to keep the saved one")
+            if self.secrets.persistent else
+            self.tr("Kept in memory until LeafDesk closes; leave empty to keep the saved one"))
         self.preset_sharing = QLineEdit(page)
         self.preset_sharing.setPlaceholderText(self.tr(
             "The UUID in the Share Initiation URL (Partner Portal, Account Details)"))
@@ -430,9 +445,12 @@ class SettingsDialog(QDialog):
         logs_layout.addWidget(self.log_label, 1)
         logs_layout.addWidget(self.open_logs)
 
-        keychain = QLabel(self.tr("Keychain: {backend}").format(backend=self.secrets.backend_name)
-                          + ("" if self.secrets.persistent else "\n" + (self.secrets.warning or "")),
-                          page)
+        keychain_text = self.tr("Keychain: {backend}").format(backend=self.secrets.backend_name)
+        if not self.secrets.persistent:
+            keychain_text += "\n" + self.tr(
+                "No system keychain is available, so passwords are kept in memory until "
+                "LeafDesk closes and must be entered again next time.")
+        keychain = QLabel(keychain_text, page)
         keychain.setWordWrap(True)
 
         layout = QVBoxLayout(page)

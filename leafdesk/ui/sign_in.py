@@ -95,7 +95,8 @@ class SignInDialog(QDialog):
         self.task: asyncio.Task | None = None
         self.demo_handle: Any = None
         self._colour = DEFAULT_ENVIRONMENT_COLOUR
-        self.setWindowTitle(self.tr("Sign in to Leaf — LeafDesk"))
+        # Qt adds the application display name on Windows and Linux, so the title omits it.
+        self.setWindowTitle(self.tr("Sign in to Leaf"))
         self.setObjectName("signInDialog")
         self.setMinimumWidth(520)
 
@@ -129,8 +130,7 @@ class SignInDialog(QDialog):
         self.remember_check = QCheckBox(self.tr("&Remember the password in the system keychain"),
                                         self)
         self.remember_check.setChecked(True)
-        if not secrets.persistent:
-            self.remember_check.setToolTip(secrets.warning or "")
+        self._follow_keychain()
 
         form = QFormLayout()
         form.addRow(self.tr("&Account:"), self.account_combo)
@@ -154,9 +154,13 @@ class SignInDialog(QDialog):
         self.message.setFrameShape(QFrame.Shape.StyledPanel)
         self.message.setMargin(8)
         self.message.hide()
-        self.keychain_note = QLabel(secrets.warning or "", self)
+        # Worded here rather than taken from `secrets.warning`, so that every window uses the
+        # same translated phrase "kept in memory until LeafDesk closes".
+        self.keychain_note = QLabel(self.tr(
+            "No system keychain is available, so passwords are kept in memory until LeafDesk "
+            "closes and must be entered again next time."), self)
         self.keychain_note.setWordWrap(True)
-        self.keychain_note.setVisible(bool(secrets.warning))
+        self.keychain_note.setVisible(not secrets.persistent)
 
         self.buttons = QDialogButtonBox(self)
         self.sign_in_button = self.buttons.addButton(self.tr("&Sign in"),
@@ -204,11 +208,23 @@ class SignInDialog(QDialog):
         self.username_edit.setText(account.username if account else "")
         self._set_colour(account.environment_colour if account else DEFAULT_ENVIRONMENT_COLOUR)
         self.remember_check.setChecked(account.remember if account else True)
+        self._follow_keychain()
         password = self.secrets.get(LEAF_PASSWORD, account.name) if account else None
         self.password_edit.setText(str(password) if password else "")
         self.message.hide()
         focus = self.password_edit if account else self.name_edit
         focus.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _follow_keychain(self) -> None:
+        # Without a keychain nothing can be remembered past this run. So the box is unticked and
+        # disabled, with the reason as its tooltip, instead of promising what cannot happen.
+        if self.secrets.persistent:
+            return
+        self.remember_check.setChecked(False)
+        self.remember_check.setEnabled(False)
+        self.remember_check.setToolTip(self.tr(
+            "No system keychain is available, so the password is kept in memory until LeafDesk "
+            "closes."))
 
     def _set_colour(self, colour: str) -> None:
         self._colour = colour
@@ -221,12 +237,19 @@ class SignInDialog(QDialog):
 
     def account_from_form(self) -> LeafAccount:
         """Return the account the form describes (not saved yet)."""
+        name = self.name_edit.text().strip() or self.tr("Leaf")
+        remember = self.remember_check.isChecked()
+        if not self.secrets.persistent:
+            # The disabled box shows no choice of the operator's, so the saved one is kept for a
+            # later run that has a keychain. This run keeps the password in memory either way.
+            saved = self.settings.account(name)
+            remember = saved.remember if saved is not None else True
         return LeafAccount(
-            self.name_edit.text().strip() or self.tr("Leaf"),
+            name,
             base_url=self.url_edit.text().strip() or DEFAULT_BASE_URL,
             username=self.username_edit.text().strip(),
             environment_colour=self._colour,
-            remember=self.remember_check.isChecked(),
+            remember=remember,
         )
 
     def show_message(self, text: str) -> None:
@@ -238,6 +261,7 @@ class SignInDialog(QDialog):
                        self.password_edit, self.sign_in_button, self.demo_button,
                        self.remember_check, self.colour_button):
             widget.setEnabled(not busy)
+        self._follow_keychain()
         if busy:
             self.show_message(text)
 
