@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from leafdesk.core.paths import cache_path
-from leafdesk.core.settings import LeafAccount
+from leafdesk.core.secrets import PARTNER_PASSWORD, SecretStore
+from leafdesk.core.settings import LeafAccount, PartnerPreset, Settings
 from leafdesk.sandbox import DEMO, SandboxConfig, start_background_server
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,11 @@ DEMO_USERS = 250
 DEMO_COLOUR = "#f9a825"
 # The cache key ignores the port, which changes every run, so every demo run shares one file.
 DEMO_CACHE_URL = "http://127.0.0.1"
+# One partner app preset per environment of the sandbox's demo partner logins.
+DEMO_PRESET_NAMES = {
+    "STAGE": "Demo sandbox partner (STAGE)",
+    "PRODUCTION": "Demo sandbox partner (PRODUCTION)",
+}
 
 
 @dataclass
@@ -59,6 +65,28 @@ class DemoSandbox:
         with opener.open(request, timeout=10) as response:
             content = response.read()
         return json.loads(content) if content else None
+
+    def install_presets(self, settings: Settings, secrets: SecretStore) -> list[PartnerPreset]:
+        """Add a partner app preset per demo partner login to `settings`, passwords to `secrets`.
+
+        Only the settings object in memory changes, so the demo presets reach the settings file
+        only when the operator saves the settings, and then without their passwords. An earlier
+        preset of the same name is replaced, because its login may be out of date.
+        """
+        installed = []
+        for environment, name in DEMO_PRESET_NAMES.items():
+            login = DEMO.partners[environment]
+            preset = PartnerPreset(name, client_id=login.client_id,
+                                   partner_username=login.username,
+                                   sharing_url_id=login.sharing_url_id,
+                                   client_environment=environment)
+            settings.presets = [existing for existing in settings.presets
+                                if existing.name != name]
+            settings.presets.append(preset)
+            secrets.set(PARTNER_PASSWORD, name, login.password)
+            installed.append(preset)
+        log.info("Added the demo partner app presets: %s", ", ".join(DEMO_PRESET_NAMES.values()))
+        return installed
 
     def approve_one_click(self, user_id: str) -> None:
         """Approve the newest pending share of a Leaf user, as the grower would."""

@@ -341,6 +341,10 @@ class SignInDialog(QDialog):
                 error=error))
             return None
         self.demo_handle = handle
+        # The demo partner logins as presets, so the one-click form can be filled from a list.
+        install_presets = getattr(handle, "install_presets", None)
+        if install_presets is not None:
+            install_presets(self.settings, self.secrets)
         return await self._sign_in(account, password, save=False,
                                    cache_file=getattr(handle, "cache_file", None))
 
