@@ -13,12 +13,11 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -66,6 +65,11 @@ def fit_height(widget: QWidget, min_width: int = 0) -> None:
     layout.activate()
     width = max(widget.width(), min_width)
     height = layout.totalHeightForWidth(width)
+    # Qt takes a window's minimum height from the layout's minimum size, which ignores wrapped
+    # text, so a smaller window would squash its rows. At the narrowest width the dialog
+    # allows, the text is tallest, so that height is the smallest that never squashes.
+    narrowest = widget.minimumWidth() or width
+    widget.setMinimumHeight(max(layout.totalHeightForWidth(narrowest), 0))
     widget.resize(width, height if height > 0 else widget.sizeHint().height())
 
 
@@ -195,6 +199,7 @@ class FormField:
     editor: QWidget
     error: QLabel
     help: QLabel
+    warning: QLabel
 
     def value(self) -> str:
         if isinstance(self.editor, QComboBox):
@@ -209,11 +214,13 @@ class FieldForm(QWidget):
         """Create an empty form; add rows with `add_field`."""
         super().__init__(parent)
         self.fields: dict[str, FormField] = {}
-        self._layout = QFormLayout(self)
-        self._layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self._layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
-        self._layout.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        # A grid row each for the editor, its error and its help text: a QFormLayout with those
+        # three in one nested widget gave wrapped help text less height than it needs once an
+        # error appeared, so the error overlapped it.
+        self._layout = QGridLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.setVerticalSpacing(2)
+        self._layout.setColumnStretch(1, 1)
 
     def add_field(self, key: str, label: str, editor: QWidget, help_text: str) -> FormField:
         """Add a row; `key` is the field's name in `core.validation`, `label` may hold an &."""
@@ -225,6 +232,13 @@ class FieldForm(QWidget):
         error.setVisible(False)
         error.setObjectName(f"error_{key}")
 
+        # A warning does not stop the form from being sent, unlike an error.
+        warning = ToneLabel(parent=self, tone="warning")
+        warning.setWordWrap(True)
+        warning.setTextFormat(Qt.TextFormat.PlainText)
+        warning.setVisible(False)
+        warning.setObjectName(f"warning_{key}")
+
         help_label = QLabel(help_text, self)
         help_label.setWordWrap(True)
         help_label.setTextFormat(Qt.TextFormat.PlainText)
@@ -233,25 +247,25 @@ class FieldForm(QWidget):
         font.setPointSizeF(font.pointSizeF() * 0.9)
         help_label.setFont(font)
 
-        # The column expands even when its editor does not (a combo box), so the help text under
-        # it gets the full width instead of wrapping into a narrow, clipped strip.
-        column = QWidget(self)
-        column.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        column_layout = QVBoxLayout(column)
-        column_layout.setContentsMargins(0, 0, 0, 4)
-        column_layout.setSpacing(2)
+        # The help text spans the whole field column even when its editor does not (a combo
+        # box), so it wraps at the full width instead of into a narrow, clipped strip.
+        row = self._layout.rowCount()
+        if row > 0:
+            self._layout.setRowMinimumHeight(row, 8)  # space between one field and the next
+            row += 1
         alignment = (Qt.AlignmentFlag.AlignLeft if isinstance(editor, QComboBox)
                      else Qt.AlignmentFlag(0))
-        column_layout.addWidget(editor, 0, alignment)
-        column_layout.addWidget(error)
-        column_layout.addWidget(help_label)
-
-        self._layout.addRow(label_widget, column)
+        label_widget.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self._layout.addWidget(label_widget, row, 0)
+        self._layout.addWidget(editor, row, 1, alignment)
+        self._layout.addWidget(error, row + 1, 1)
+        self._layout.addWidget(warning, row + 2, 1)
+        self._layout.addWidget(help_label, row + 3, 1)
         if not editor.accessibleName():
             editor.setAccessibleName(label.replace("&", ""))
         editor.setAccessibleDescription(help_text)
 
-        form_field = FormField(key, label_widget, editor, error, help_label)
+        form_field = FormField(key, label_widget, editor, error, help_label, warning)
         self.fields[field_key(key)] = form_field
         return form_field
 
@@ -283,6 +297,17 @@ class FieldForm(QWidget):
         if first is not None:
             first.editor.setFocus(Qt.FocusReason.OtherFocusReason)
         return unplaced
+
+    def set_warning(self, key: str, text: str) -> None:
+        """Show `text` as a warning under a field, or hide the warning when `text` is empty."""
+        warning = self.fields[field_key(key)].warning
+        warning.setText(text)
+        warning.setVisible(bool(text))
+
+    def warning_text(self, key: str) -> str:
+        """Return the warning shown under a field, or an empty string when it has none."""
+        warning = self.fields[field_key(key)].warning
+        return "" if warning.isHidden() else warning.text()
 
     def error_text(self, key: str) -> str:
         """Return the error shown under a field, or an empty string when it has none."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QComboBox, QWidget
 
 log = logging.getLogger(__name__)
@@ -48,3 +49,36 @@ def preset_password(secrets: Any | None, preset: Any) -> str:
                     preset.name, exc_info=True)
         return ""
     return str(value) if value else ""
+
+
+def preset_for_other_environment(presets: list[Any], client_id: str,
+                                 environment: str | None) -> Any | None:
+    """Return a preset that uses `client_id` in an environment other than `environment`, if any.
+
+    A Panorama client id belongs to one environment, so a match on another environment usually
+    means the wrong environment is chosen. Only the presets tell LeafDesk which is which.
+    """
+    client_id = client_id.strip()
+    chosen = str(environment or "").upper()
+    if not client_id or not chosen:
+        return None
+    for preset in presets:
+        preset_environment = str(preset.client_environment or "").upper()
+        if preset.client_id.strip() == client_id and preset_environment \
+                and preset_environment != chosen:
+            return preset
+    return None
+
+
+def environment_warning(presets: list[Any], client_id: str, environment: str | None) -> str:
+    """Return the inline warning for a client id that a preset uses elsewhere, or ''."""
+    preset = preset_for_other_environment(presets, client_id, environment)
+    if preset is None:
+        return ""
+    return QCoreApplication.translate(
+        "PresetPicker",
+        "The preset \u201c{name}\u201d uses this client id on {preset_environment}, not on "
+        "{environment}. "
+        "A credential made for one environment does not work in the other.",
+    ).format(name=preset.name, preset_environment=str(preset.client_environment).upper(),
+             environment=str(environment).upper())

@@ -38,7 +38,7 @@ from leafdesk.ui.forms_fields import (
     environment_combo,
     fit_height,
 )
-from leafdesk.ui.forms_presets import PresetPicker, preset_password
+from leafdesk.ui.forms_presets import PresetPicker, environment_warning, preset_password
 from leafdesk.ui.forms_tasks import FormTasks
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,9 @@ class ManualDialog(QDialog):
                             self.tr("Where the partner login lives. A credential made for STAGE "
                                     "does not work in PRODUCTION, nor the other way round."))
 
+        self.client_id.textChanged.connect(self._check_environment)
+        self.environment.currentIndexChanged.connect(self._check_environment)
+
         self.confirmation: RemovalConfirmation | None = None
         if existing is not None:
             self.confirmation = RemovalConfirmation(user, existing, replacing=True, parent=self)
@@ -187,6 +190,11 @@ class ManualDialog(QDialog):
         index = self.environment.findData(str(preset.client_environment).upper())
         if index >= 0:
             self.environment.setCurrentIndex(index)
+
+    def _check_environment(self) -> None:
+        self.form.set_warning("client_environment", environment_warning(
+            self.preset_picker.presets, self.client_id.text(), self.environment.currentData()))
+        fit_height(self, 640)
 
     def _update_submit(self) -> None:
         satisfied = self.confirmation is None or self.confirmation.is_satisfied()
@@ -299,8 +307,9 @@ class ManualDialog(QDialog):
         time = datetime.now().strftime("%H:%M:%S")
         if credential is None:
             self.result.set_tone("error")
+            # rstrip: a name such as "Grain Co." already ends the sentence.
             text = self.tr("Checked at {time}: Leaf no longer has a Panorama credential for "
-                           "{name}.").format(time=time, name=self.user.name)
+                           "{name}.").format(time=time, name=self.user.name.rstrip("."))
         else:
             view = derive_state(credential.status, has_credential=True)
             tone = {ConnectionState.CONNECTED: "success",

@@ -43,7 +43,7 @@ from leafdesk.ui.forms_fields import (
     environment_combo,
     fit_height,
 )
-from leafdesk.ui.forms_presets import PresetPicker, preset_password
+from leafdesk.ui.forms_presets import PresetPicker, environment_warning, preset_password
 from leafdesk.ui.forms_tasks import FormTasks
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,10 @@ class OneClickDialog(QDialog):
     connected = Signal(object)
     outcome = Signal(str)
 
+    # The preset and partner fields of the last one-click started in this run of LeafDesk, never
+    # the password, so that the next form starts from them. Kept in memory only.
+    last_used: dict[str, str] = {}
+
     def __init__(
         self,
         parent: QWidget | None,
@@ -109,6 +113,7 @@ class OneClickDialog(QDialog):
         self.pages = QStackedWidget(self)
         self.pages.addWidget(self._build_form_page(presets))
         self.pages.addWidget(self._build_waiting_page())
+        self._restore_last_used()
 
         self.errors = ErrorPanel(self)
         self.buttons = QDialogButtonBox(self)
@@ -152,7 +157,8 @@ class OneClickDialog(QDialog):
             "to Panorama and approves sharing with your partner application; Leaf then attaches "
             "the credential. The login below is your company's Panorama partner login, not the "
             "grower's."
-        ).format(name=self.user.name), page)
+        # rstrip: a name such as "Grain Co." already ends the sentence.
+        ).format(name=self.user.name.rstrip(".")), page)
         intro.setWordWrap(True)
         intro.setTextFormat(Qt.TextFormat.PlainText)
 
@@ -184,6 +190,8 @@ class OneClickDialog(QDialog):
                             self.tr("The UUID inside your Share Initiation URL: Panorama Partner "
                                     "Portal > Account Details. It must match the one in your "
                                     "Panorama app key at Leaf."))
+        self.client_id.textChanged.connect(self._check_environment)
+        self.environment.currentIndexChanged.connect(self._check_environment)
 
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -234,6 +242,38 @@ class OneClickDialog(QDialog):
         layout.addWidget(self.resume_button, 0, Qt.AlignmentFlag.AlignVCenter)
         return note
 
+    def _restore_last_used(self) -> None:
+        memory = OneClickDialog.last_used
+        if not memory:
+            return
+        for index, preset in enumerate(self.preset_picker.presets):
+            if preset.name == memory.get("preset"):
+                # Selecting the preset also reads its password from the keychain.
+                self.preset_picker.setCurrentIndex(index + 1)
+                break
+        # The operator may have changed a preset's fields before starting, so they win.
+        self.client_id.setText(memory.get("client_id", ""))
+        self.username.setText(memory.get("username", ""))
+        self.sharing_url_id.setText(memory.get("sharing_url_id", ""))
+        index = self.environment.findData(memory.get("client_environment"))
+        if index >= 0:
+            self.environment.setCurrentIndex(index)
+
+    def _remember_last_used(self) -> None:
+        preset = self.preset_picker.current_preset()
+        OneClickDialog.last_used = {
+            "preset": preset.name if preset is not None else "",
+            "client_id": self.client_id.text().strip(),
+            "username": self.username.text().strip(),
+            "sharing_url_id": self.sharing_url_id.text().strip(),
+            "client_environment": str(self.environment.currentData()),
+        }
+
+    def _check_environment(self) -> None:
+        self.form.set_warning("client_environment", environment_warning(
+            self.preset_picker.presets, self.client_id.text(), self.environment.currentData()))
+        self._fit_height()
+
     def _apply_preset(self) -> None:
         preset = self.preset_picker.current_preset()
         if preset is None:
@@ -279,6 +319,7 @@ class OneClickDialog(QDialog):
             return
         log.info("Starting a one-click integration for Leaf user %s on %s",
                  self.user.id, data.client_environment)
+        self._remember_last_used()
         self.form.setEnabled(False)
         self.start_button.setEnabled(False)
         self.start_button.setText(self.tr("Starting…"))

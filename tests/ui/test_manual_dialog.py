@@ -378,3 +378,54 @@ def test_replace_enter_cancels_without_name(make_dialog, connected, sandbox, qtb
     qtbot.keyClick(dialog.confirmation.name_edit, Qt.Key.Key_Return)
     assert not dialog.tasks.busy
     assert not dialog.isVisible()
+
+
+def assert_rows_apart(dialog) -> None:
+    """Check that each field's editor, error, warning and help text get their own height."""
+    for form_field in dialog.form.fields.values():
+        shown = [widget for widget in (form_field.editor, form_field.error, form_field.warning,
+                                       form_field.help) if not widget.isHidden()]
+        for upper, lower in zip(shown, shown[1:]):
+            assert upper.geometry().bottom() < lower.geometry().top(), form_field.key
+        help_label = form_field.help
+        assert help_label.height() >= help_label.heightForWidth(help_label.width()), \
+            form_field.key
+
+
+def test_errors_and_help_apart(make_dialog, unconnected_user, settle, artifact_dir):
+    dialog = make_dialog(unconnected_user)
+    dialog.submit_button.click()
+    settle()
+    assert dialog.form.error_text("refresh_token") == "Refresh token is required."
+    assert_rows_apart(dialog)
+    assert dialog.grab().save(str(artifact_dir / "manual_errors_default_size.png"))
+
+    dialog.resize(dialog.minimumWidth(), 200)
+    settle()
+    assert dialog.width() == dialog.minimumWidth()
+    assert_rows_apart(dialog)
+    assert dialog.grab().save(str(artifact_dir / "manual_errors_small.png"))
+
+
+def test_preset_environment_mismatch_warns(make_dialog, unconnected_user, sandbox, artifact_dir,
+                                           settle):
+    partner = sandbox.demo.partners["STAGE"]
+    preset = PartnerPreset(name="Demo partner (stage)", client_id=partner.client_id,
+                           partner_username=partner.username,
+                           sharing_url_id=partner.sharing_url_id, client_environment="STAGE")
+    dialog = make_dialog(unconnected_user, presets=[preset])
+    _fill(dialog, sandbox, environment="STAGE")
+    assert dialog.form.warning_text("client_environment") == ""
+
+    dialog.environment.setCurrentIndex(dialog.environment.findData("PRODUCTION"))
+    warning = dialog.form.warning_text("client_environment")
+    assert "Demo partner (stage)" in warning
+    assert "STAGE" in warning
+    settle()
+    assert_rows_apart(dialog)
+    assert dialog.grab().save(str(artifact_dir / "manual_environment_warning.png"))
+    # A warning, not an error: the form can still be sent.
+    assert dialog.checked_input() is not None
+
+    dialog.client_id.setText("another-client-id")
+    assert dialog.form.warning_text("client_environment") == ""

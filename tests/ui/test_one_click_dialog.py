@@ -61,7 +61,9 @@ def presets(app_context, sandbox) -> list[PartnerPreset]:
 
 
 @pytest.fixture
-def dialog(qtbot, connect_service, user, presets, app_context, run_async):
+def dialog(qtbot, connect_service, user, presets, app_context, run_async, monkeypatch):
+    # Each test starts from an empty form, whatever an earlier test started.
+    monkeypatch.setattr(OneClickDialog, "last_used", {})
     dialog = OneClickDialog(None, connect_service, user, presets, app_context.secrets)
     qtbot.addWidget(dialog)
     dialog.poll_interval = 0.05
@@ -405,3 +407,79 @@ def test_mnemonics_unique_per_page(dialog):
         texts = [widget.text() for widget in widgets if "&" in widget.text()]
         keys = [text[text.index("&") + 1].lower() for text in texts]
         assert len(keys) == len(set(keys)), texts
+
+
+def assert_rows_apart(dialog) -> None:
+    """Check that each field's editor, error, warning and help text get their own height."""
+    for form_field in dialog.form.fields.values():
+        shown = [widget for widget in (form_field.editor, form_field.error, form_field.warning,
+                                       form_field.help) if not widget.isHidden()]
+        for upper, lower in zip(shown, shown[1:]):
+            assert upper.geometry().bottom() < lower.geometry().top(), form_field.key
+        help_label = form_field.help
+        assert help_label.height() >= help_label.heightForWidth(help_label.width()), \
+            form_field.key
+
+
+def test_errors_and_help_apart(dialog, settle, artifact_dir):
+    dialog.start_button.click()
+    settle()
+    assert "required" in dialog.form.error_text("client_id")
+    assert_rows_apart(dialog)
+    assert dialog.grab().save(str(artifact_dir / "one_click_errors_default_size.png"))
+
+    dialog.resize(dialog.minimumWidth(), 200)
+    settle()
+    assert dialog.width() == dialog.minimumWidth()
+    assert_rows_apart(dialog)
+    assert dialog.grab().save(str(artifact_dir / "one_click_errors_small.png"))
+
+
+def test_preset_environment_mismatch_warns(dialog):
+    dialog.preset_picker.setCurrentIndex(1)
+    assert dialog.form.warning_text("client_environment") == ""
+    dialog.environment.setCurrentIndex(dialog.environment.findData("PRODUCTION"))
+    assert "Demo partner (stage)" in dialog.form.warning_text("client_environment")
+    assert dialog.checked_input() is not None
+
+
+def _second_dialog(qtbot, connect_service, user, presets, app_context):
+    second = OneClickDialog(None, connect_service, user, presets, app_context.secrets)
+    qtbot.addWidget(second)
+    return second
+
+
+def test_next_form_selects_last_preset(dialog, run_async, qtbot, connect_service, user, presets,
+                                       app_context, sandbox):
+    scenario(run_async, dialog, lambda: _start_from_preset(dialog))
+
+    second = _second_dialog(qtbot, connect_service, user, presets, app_context)
+    partner = sandbox.demo.partners["STAGE"]
+    assert second.preset_picker.current_preset() is presets[0]
+    assert second.client_id.text() == partner.client_id
+    assert second.sharing_url_id.text() == partner.sharing_url_id
+    # The password comes from the keychain through the preset, not from the form's memory.
+    assert second.password.text() == partner.password
+    assert "password" not in OneClickDialog.last_used
+
+
+def test_next_form_keeps_typed_fields(dialog, run_async, qtbot, connect_service, user,
+                                      app_context, sandbox):
+    partner = sandbox.demo.partners["STAGE"]
+    dialog.client_id.setText(partner.client_id)
+    dialog.username.setText(partner.username)
+    dialog.password.setText("typed-not-remembered")
+    dialog.sharing_url_id.setText(partner.sharing_url_id)
+
+    async def steps():
+        dialog.start_button.click()
+        await until(lambda: not dialog.tasks.busy)
+
+    scenario(run_async, dialog, steps)
+
+    second = _second_dialog(qtbot, connect_service, user, [], app_context)
+    assert second.client_id.text() == partner.client_id
+    assert second.username.text() == partner.username
+    assert second.sharing_url_id.text() == partner.sharing_url_id
+    assert second.environment.currentData() == "STAGE"
+    assert second.password.text() == ""
