@@ -66,6 +66,10 @@ class DemoSandbox:
             content = response.read()
         return json.loads(content) if content else None
 
+    def preset_name(self, environment: str = "STAGE") -> str:
+        """Return the name of the demo's partner app preset of an environment."""
+        return DEMO_PRESET_NAMES[environment]
+
     def install_presets(self, settings: Settings, secrets: SecretStore) -> list[PartnerPreset]:
         """Add a partner app preset per demo partner login to `settings`, passwords to `secrets`.
 

@@ -110,11 +110,13 @@ class _SelfTest:
 
         steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
             ("start the demo sandbox", self.step_start_demo),
-            ("sign in", lambda: self.step_sign_in(secrets)),
+            ("reject a wrong password", lambda: self.step_wrong_password(secrets)),
+            ("sign in", self.step_sign_in),
             ("refresh every user", self.step_refresh),
             ("show a user's details and event log", self.step_details),
             ("open the settings", self.step_settings),
-            ("one-click round trip", self.step_one_click),
+            ("connect one user by one-click, approved through the sandbox",
+             self.step_one_click),
             ("open the manual credential form", self.step_manual),
             ("open the delete confirmation", self.step_delete),
         ]
@@ -141,7 +143,7 @@ class _SelfTest:
         self.demo = await loop.run_in_executor(None, lambda: self.start_demo(
             users=SELF_TEST_USERS, controls=True, cache_file=self.folder / "cache.sqlite3"))
 
-    async def step_sign_in(self, secrets: Any) -> None:
+    async def step_wrong_password(self, secrets: Any) -> None:
         from leafdesk.core.settings import SettingsStore
         from leafdesk.ui.app import LeafDeskApp
         from leafdesk.ui.window_state import WindowStateStore
@@ -153,6 +155,8 @@ class _SelfTest:
             window_state=WindowStateStore(self.folder / "window-state.json"),
             log_folder=self.folder,
         )
+        # As `leafdesk --demo` does, so the one-click step fills its form from a preset.
+        demo.install_presets(self.controller.settings, secrets)
         dialog = self.controller.make_sign_in()
         dialog.show()
         dialog.name_edit.setText(demo.account.name)
@@ -168,7 +172,11 @@ class _SelfTest:
         if self.controller.window is not None or "rejected" not in dialog.message.text():
             raise SelfTestFailure(f"a wrong password was not reported: {dialog.message.text()!r}")
 
-        dialog.password_edit.setText(demo.password)
+    async def step_sign_in(self) -> None:
+        dialog = self.controller.sign_in
+        if dialog is None:
+            raise SelfTestFailure("the sign-in dialog closed after the wrong password")
+        dialog.password_edit.setText(self.demo.password)
         dialog.submit()
         await wait_for(lambda: self.controller.window is not None, "the main window")
 
@@ -219,12 +227,15 @@ class _SelfTest:
         outcomes: list[str] = []
         dialog.outcome.connect(outcomes.append)
 
+        picker = dialog.preset_picker
+        names = [preset.name for preset in picker.presets]
+        stage_preset = self.demo.preset_name("STAGE")
+        if stage_preset not in names:
+            raise SelfTestFailure(f"the demo's STAGE preset is missing from {names}")
+        picker.setCurrentIndex(names.index(stage_preset) + 1)  # after "None"
         partner = self.demo.partner("STAGE")
-        dialog.client_id.setText(partner.client_id)
-        dialog.username.setText(partner.username)
-        dialog.password.setText(partner.password)
-        dialog.environment.setCurrentIndex(dialog.environment.findData("STAGE"))
-        dialog.sharing_url_id.setText(partner.sharing_url_id)
+        if dialog.client_id.text() != partner.client_id or not dialog.password.text():
+            raise SelfTestFailure("the STAGE preset did not fill the one-click form")
         dialog.submit()
         await wait_for(lambda: dialog.pending is not None or not dialog.errors.isHidden(),
                        "Leaf to start the one-click integration")

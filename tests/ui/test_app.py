@@ -91,4 +91,9 @@ def test_self_test_passes(tmp_path):
     assert lines[-1] == "self-test passed"
     assert any(line.startswith("keyring backend: ") for line in lines)
     assert "truststore TLS context: loaded" in lines
-    assert any(line.startswith("ok      one-click round trip") for line in lines)
+    # Every step the README names for the self-test is in its output, in this order.
+    steps = [line[len("ok      "):].rsplit(" (", 1)[0] for line in lines
+             if line.startswith("ok      ")]
+    assert steps[:4] == ["start the demo sandbox", "reject a wrong password", "sign in",
+                         "refresh every user"]
+    assert "connect one user by one-click, approved through the sandbox" in steps
