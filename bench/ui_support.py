@@ -69,6 +69,24 @@ def isolate_folders() -> Path:
     return root
 
 
+def cache_first_window(cache_file: Path, base_url: str = "http://127.0.0.1:9"):
+    """Return the main window over an existing cache the way LeafDeskApp starts a saved account.
+
+    The window gets a context with only the cache open and opens its session (importing the
+    client, httpx, truststore and keyring, then signing in) right after its first paint. The
+    default base URL is a loopback port nothing listens on, so the session opens offline.
+    """
+    from leafdesk.core.settings import LeafAccount, Settings, SettingsStore
+    from leafdesk.ui.main_window import MainWindow
+    from leafdesk.ui.session import cached_context, session_opener
+
+    # Not the sandbox's demo login: importing leafdesk.sandbox alone takes about 0.09 s.
+    account = LeafAccount("Bench", base_url=base_url, username="bench@leafdesk.example")
+    context = cached_context(account, settings_store=SettingsStore(),
+                             settings=Settings(accounts=[account]), cache_file=cache_file)
+    return MainWindow(context, open_session=session_opener(context, "unused"))
+
+
 def context_over_cache(cache_file: Path, base_url: str = "http://127.0.0.1:9", *,
                        password: str = "unused", concurrency: int = 8):
     """Return an `AppContext` over an existing cache, its client not signed in yet.

@@ -1,28 +1,35 @@
 """The window application: sign-in, the main window, account switching and settings.
 
-`LeafDeskApp` owns the one `AppContext` in use and the main window over it. It opens the
-sign-in dialog at start (or signs in to the demo sandbox for `--demo`), replaces the window
-when the operator switches accounts, and closes sessions and the demo sandbox on the way out.
+`LeafDeskApp` owns the one `AppContext` in use and the main window over it. When the last
+account's password is saved and its offline cache contains users, the start opens that account's
+window from the cache and signs in after the window's first paint. Otherwise it opens the
+sign-in dialog, or signs in to the demo sandbox for `--demo`. It replaces the window when the operator switches
+accounts, and closes sessions and the demo sandbox on the way out.
 """
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 
-from leafdesk.core.secrets import LEAF_PASSWORD, SecretStore
-from leafdesk.core.settings import Settings, SettingsStore
+from leafdesk.core.cache import CacheError
+from leafdesk.core.settings import LeafAccount, Settings, SettingsStore
 from leafdesk.resources import app_icon_pngs
 from leafdesk.ui import aio
 from leafdesk.ui.main_window import MainWindow
-from leafdesk.ui.session import AppContext
-from leafdesk.ui.settings_dialog import SettingsDialog
-from leafdesk.ui.sign_in import DemoStarter, SignInDialog
+from leafdesk.ui.session import AppContext, cached_context, session_opener
 from leafdesk.ui.window_state import WindowStateStore
+
+if TYPE_CHECKING:
+    # The dialogs and the secret store are imported when first needed, so a window that starts
+    # from its cache paints before them.
+    from leafdesk.core.secrets import SecretStore
+    from leafdesk.ui.settings_dialog import SettingsDialog
+    from leafdesk.ui.sign_in import DemoStarter, SignInDialog
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +93,8 @@ class LeafDeskApp(QObject):
 
     def make_sign_in(self, account_name: str | None = None) -> SignInDialog:
         """Build (without showing) the sign-in dialog, preselecting `account_name`."""
+        from leafdesk.ui.sign_in import SignInDialog
+
         if account_name is not None:
             self.settings.last_account = account_name
         dialog = SignInDialog(self.window, self.settings_store, self.settings, self.secrets,
@@ -103,7 +112,9 @@ class LeafDeskApp(QObject):
         return dialog
 
     def start(self, *, demo: bool = False) -> None:
-        """Open the sign-in dialog, or with `demo` go straight to the demo sandbox."""
+        """Open the last account from its cache, else the sign-in dialog, or with `demo` the demo."""
+        if not demo and self._start_from_cache():
+            return
         dialog = self.make_sign_in()
         if demo and self.start_demo is not None:
             dialog.try_demo()
@@ -111,6 +122,56 @@ class LeafDeskApp(QObject):
             self._watch_demo_failure(dialog)
         else:
             dialog.show()
+
+    def _start_from_cache(self) -> bool:
+        """Show the last account's cached users now and sign in after the first paint.
+
+        Returns False, having opened nothing, when there is no last account, its password is
+        not saved or its cache contains no users.
+        """
+        from leafdesk.core.secrets import LEAF_PASSWORD
+
+        account = self._last_account()
+        if account is None:
+            return False
+        password = self.secrets.get(LEAF_PASSWORD, account.name)
+        if not password:
+            return False
+        try:
+            context = cached_context(account, settings_store=self.settings_store,
+                                     settings=self.settings)
+        except CacheError as error:
+            log.warning("Not starting %r from its cache: %s", account.name, error)
+            return False
+        if not context.cache.count_users():
+            context.cache.close()
+            return False
+
+        log.info("Starting account %r from its offline cache; signing in after the first paint",
+                 account.name)
+        self.context = context
+        window = self._open_window(context, session_opener(
+            context, password, secrets=self.secrets, transport=self.transport))
+        window.session_opened.connect(self._on_session_opened)
+        window.session_failed.connect(lambda error: self._on_session_failed(account, error))
+        return True
+
+    def _last_account(self) -> LeafAccount | None:
+        name = self.settings.last_account
+        if name is None and len(self.settings.accounts) == 1:
+            name = self.settings.accounts[0].name
+        return self.settings.account(name) if name is not None else None
+
+    def _on_session_opened(self, context: AppContext) -> None:
+        self.context = context
+
+    def _on_session_failed(self, account: LeafAccount, error: BaseException) -> None:
+        # A wrong saved password or a TLS problem: the window keeps showing the cache, and the
+        # sign-in dialog shows the error.
+        from leafdesk.ui.sign_in import sign_in_message
+
+        dialog = self.show_sign_in(account.name)
+        dialog.show_message(sign_in_message(error, account))
 
     def _watch_demo_failure(self, dialog: SignInDialog) -> None:
         task = dialog.task
@@ -130,7 +191,16 @@ class LeafDeskApp(QObject):
             self.demo_handles.append(dialog.demo_handle)
         old_window, old_context = self.window, self.context
         self.context = context
-        window = MainWindow(context, window_state=self.window_state)
+        self._open_window(context)
+
+        if old_window is not None:
+            old_window.close()
+            old_window.deleteLater()
+        if old_context is not None:
+            aio.spawn(old_context.aclose(), name="close previous session")
+
+    def _open_window(self, context: AppContext, open_session: Any = None) -> MainWindow:
+        window = MainWindow(context, window_state=self.window_state, open_session=open_session)
         window.account_switch_requested.connect(self.switch_account)
         window.settings_requested.connect(self.open_settings)
         self.window = window
@@ -138,12 +208,7 @@ class LeafDeskApp(QObject):
         if context.online:
             window.refresh()
         self.window_opened.emit(window)
-
-        if old_window is not None:
-            old_window.close()
-            old_window.deleteLater()
-        if old_context is not None:
-            aio.spawn(old_context.aclose(), name="close previous session")
+        return window
 
     def _on_sign_in_closed(self, dialog: SignInDialog) -> None:
         if self.sign_in is dialog:
@@ -160,6 +225,8 @@ class LeafDeskApp(QObject):
 
     def switch_account(self, name: str) -> None:
         """Sign in to another saved account; the current window stays until that succeeds."""
+        from leafdesk.core.secrets import LEAF_PASSWORD
+
         dialog = self.show_sign_in(name)
         account = self.settings.account(name)
         if account is not None and self.secrets.get(LEAF_PASSWORD, name):
@@ -168,6 +235,7 @@ class LeafDeskApp(QObject):
     def open_settings(self) -> SettingsDialog:
         """Open the settings dialog over the window (non-modal)."""
         from leafdesk.core.paths import log_dir
+        from leafdesk.ui.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.window, self.settings_store, self.settings, self.secrets,
                                 log_folder=self.log_folder or log_dir())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QEvent,
@@ -55,7 +55,6 @@ from leafdesk.ui.operations import (
     show_failure,
 )
 from leafdesk.ui.presentation import format_time, state_text
-from leafdesk.ui.session import AppContext
 from leafdesk.ui.summary_strip import SummaryStrip
 from leafdesk.ui.users_model import (
     ROW_ROLE,
@@ -67,14 +66,19 @@ from leafdesk.ui.users_model import (
 )
 from leafdesk.ui.window_state import WindowStateStore
 
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    # The session module is imported when the session opens, after the first paint.
+    from leafdesk.ui.session import AppContext
+
+    SessionOpener = Callable[[], Awaitable[AppContext]]
+
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 30
 # Users read first from the cache at start, enough to fill the first screen. The rest follow
 # in the next loop iteration, after the window has painted.
-# TODO: with 50,000 cached users the window still appears about 5.7 times later than a bare
-# PySide6 window (bench/ui_startup.py); most of that is importing httpx, keyring and truststore
-# and opening the session, which would need lazy imports in the core to shrink.
 FIRST_SCREEN_ROWS = 200
 REST_OF_ROWS_DELAY_MS = 500
 HIDDEN_BY_DEFAULT = (Column.USER_ID,)
@@ -99,11 +103,22 @@ class MainWindow(QMainWindow):
     settings_requested = Signal()
     went_offline = Signal()
     came_online = Signal()
+    session_opened = Signal(object)  # AppContext
+    session_failed = Signal(object)  # LeafError
 
     def __init__(self, context: AppContext, *, window_state: WindowStateStore | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None,
+                 open_session: SessionOpener | None = None) -> None:
+        """Build the window over `context` and show its cached users.
+
+        For a context whose session is not open yet (`cached_context()`), `open_session` opens
+        it right after the window's first paint. The window then emits `session_opened` with the
+        new context, or `session_failed` with the `LeafError` that stopped it.
+        """
         super().__init__(parent)
         self.context = context
+        self._session_opener = open_session
+        self.session_task = None
         self.window_state = window_state
         self.online = context.online
         self.offline_since: datetime | None = context.offline_since
@@ -144,7 +159,13 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self.rows_complete = False
         self._load_first_screen()
-        if not self.online:
+        if not self.rows_complete or self._session_opener is not None:
+            # After the first paint of the table; a window never shown goes on shortly too.
+            self.table.viewport().installEventFilter(self)
+            QTimer.singleShot(REST_OF_ROWS_DELAY_MS, self._after_first_paint)
+        if not context.session_open:
+            self._update_online_widgets()
+        elif not self.online:
             self._enter_offline(self.offline_since)
         else:
             self._update_online_widgets()
@@ -307,7 +328,6 @@ class MainWindow(QMainWindow):
         self.top_splitter.setSizes([820, 460])
         self.top_splitter.setCollapsible(1, False)
 
-
         self.main_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.top_splitter)
@@ -395,7 +415,8 @@ class MainWindow(QMainWindow):
     def apply_settings(self) -> None:
         """Take up changed settings: accounts list, refresh interval and concurrency."""
         settings = self.context.settings
-        self.context.sync.concurrency = settings.concurrency
+        if self.context.sync is not None:
+            self.context.sync.concurrency = settings.concurrency
         minutes = max(1, int(settings.refresh_interval_minutes))
         self.refresh_timer.start(minutes * 60 * 1000)
         if hasattr(self, "account_combo"):
@@ -465,21 +486,53 @@ class MainWindow(QMainWindow):
         self._set_rows_keeping_view(rows)
         if len(rows) < FIRST_SCREEN_ROWS:
             self.rows_complete = True
-        else:
-            # After the first paint of the table; a window never shown loads them shortly too.
-            self.table.viewport().installEventFilter(self)
-            QTimer.singleShot(REST_OF_ROWS_DELAY_MS, self._load_rest)
         self._after_rows_changed()
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.Paint and watched is self.table.viewport():
             watched.removeEventFilter(self)
-            QTimer.singleShot(0, self._load_rest)
+            QTimer.singleShot(0, self._after_first_paint)
         return super().eventFilter(watched, event)
 
-    def _load_rest(self) -> None:
+    def _after_first_paint(self) -> None:
         if not self.rows_complete:
             self.load_from_cache()
+        self._start_session()
+
+    # --- opening the session after the first paint ----------------------------------------
+
+    def _start_session(self) -> None:
+        opener, self._session_opener = self._session_opener, None
+        if opener is None:
+            return
+
+        async def open_session() -> None:
+            try:
+                context = await opener()
+            except LeafError as error:
+                log.warning("Signing in to %s failed: %s", self.context.account.base_url,
+                            error.sentence())
+                self.session_failed.emit(error)
+                return
+            self.attach_session(context)
+
+        self.session_task = aio.spawn(open_session(), name="open session")
+
+    def attach_session(self, context: AppContext) -> None:
+        """Work through `context`, the session opened after the window showed the cache."""
+        self.context = context
+        if self.event_log is not None:
+            self.event_log.client = context.client
+        self.apply_settings()
+        self.online = context.online
+        self.offline_since = context.offline_since
+        if self.online:
+            self._update_online_widgets()
+        else:
+            self._enter_offline(self.offline_since)
+        self.session_opened.emit(context)
+        if self.online:
+            self.refresh()
 
     def _prepare_search_step(self) -> None:
         if self.model.prepare_search(1000):
@@ -948,6 +1001,8 @@ class MainWindow(QMainWindow):
     # --- online and offline --------------------------------------------------------------
 
     def _offline_reason(self) -> str:
+        if not self.context.session_open:
+            return self.tr("LeafDesk is signing in to Leaf and shows the offline cache until then.")
         return self.tr("Leaf cannot be reached; LeafDesk is showing the offline cache.")
 
     def _enter_offline(self, since: datetime | None, error: LeafError | None = None) -> None:
@@ -979,7 +1034,7 @@ class MainWindow(QMainWindow):
 
     def try_reconnect(self) -> None:
         """Check whether Leaf can be reached again (sign in); come back online and refresh."""
-        if self.online or self._reconnecting:
+        if self.online or self._reconnecting or not self.context.session_open:
             return
         self._reconnecting = True
         self.banner.set_checking(True)
@@ -1008,6 +1063,10 @@ class MainWindow(QMainWindow):
             self.banner.hide()
             self.connection_label.setText(self.tr("● Online"))
             self.connection_label.setToolTip(self.context.account.base_url)
+        elif not self.context.session_open:
+            self.banner.hide()
+            self.connection_label.setText(self.tr("○ Signing in…"))
+            self.connection_label.setToolTip(reason)
         else:
             record = self.context.cache.last_sync()
             self.banner.show_offline(self.offline_since, record.finished_at if record else None,
@@ -1058,6 +1117,8 @@ class MainWindow(QMainWindow):
         self.search_prepare_timer.stop()
         if self._credential_task is not None and not self._credential_task.done():
             self._credential_task.cancel()
+        if self.session_task is not None and not self.session_task.done():
+            self.session_task.cancel()
         if self.refresh_operation is not None and self.refresh_operation.running:
             self.refresh_operation.cancel()
         for dialog in list(self._dialogs):
