@@ -39,6 +39,15 @@ EVENT_KINDS: dict[str, tuple[int, str, str, str]] = {
         "UNAUTHENTICATED"),
     "user_not_found": (400, _COGNITO_HEADERS, _cognito_error(
         "UserNotFoundException", "User does not exist."), "UNAUTHENTICATED"),
+    # The three failures of the check of a manual credential (see credential_check.py).
+    "partner_login_rejected": (400, _COGNITO_HEADERS, _cognito_error(
+        "NotAuthorizedException", "Incorrect username or password."), "UNAUTHENTICATED"),
+    "app_client_not_found": (400, _COGNITO_HEADERS, _cognito_error(
+        "ResourceNotFoundException", "User pool client does not exist."), "UNAUTHENTICATED"),
+    "organization_not_shared": (403, _PANORAMA_HEADERS, json.dumps({
+        "status": 403, "error": "Forbidden",
+        "message": "The organization does not share its data with this application"}),
+        "MISSING_PERMISSION"),
     "sharing_revoked": (403, _PANORAMA_HEADERS, json.dumps({
         "status": 403, "error": "Forbidden",
         "message": "The organization no longer shares its data with this application"}),

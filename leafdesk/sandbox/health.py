@@ -14,6 +14,7 @@ import math
 import random
 from typing import TYPE_CHECKING
 
+from . import credential_check
 from .events import make_event
 
 if TYPE_CHECKING:
@@ -71,6 +72,8 @@ def run_steps(state: SandboxState, now: float) -> int:
 
 
 def _step(state: SandboxState, moment: float) -> None:
+    # Checks of manual credentials due by this step run first, so the step sees their outcome.
+    credential_check.run_due(state, moment)
     store, rng = state.store, state.health_rng
     connected = store.connected
     if not len(connected):

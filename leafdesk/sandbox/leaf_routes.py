@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from . import credential_check
 from .config import ENVIRONMENTS
 from .events import new_id
 from .paging import PageRequest, page_headers, parse_page_request
@@ -182,6 +183,7 @@ async def delete_user(request: Request) -> Response:
     user = _user_or_404(state, request.path_params["user_id"])
     # [ours] Deleting a user deletes its credential and that credential's events.
     state.recoveries.pop(user.id, None)
+    state.pending_checks.pop(user.id, None)
     state.store.remove_user(user.id)
     state.dirty = True
     log.info("user %s deleted", user.id)
@@ -203,7 +205,7 @@ async def create_credential(request: Request) -> Response:
     checker = BodyChecker(body, "panoramaCredentials")
     client_id = checker.text("clientId")
     username = checker.text("username")
-    checker.text("password")  # checked, then dropped: Leaf never echoes it
+    password = checker.text("password")  # used for the check below, never stored or echoed
     organization_code = checker.text("organizationCode")
     refresh_token = checker.text("refreshToken", max_length=8192)
     environment = checker.choice("clientEnvironment", ENVIRONMENTS)
@@ -213,9 +215,16 @@ async def create_credential(request: Request) -> Response:
         # [ours] One credential per provider per user; replacing means delete, then create.
         raise ProblemError(409, f"Leaf user {user.id} already has a Panorama credential; "
                            "delete it before creating another.", error_key="credentialExists")
+    # [ours] Leaf tries a manual credential with Panorama in the background, so the create
+    # returns status OK and the check may change it a few sandbox seconds later.
+    outcome = credential_check.judge(state.store, client_id=client_id, environment=environment,
+                                     username=username, password=password,
+                                     organization_code=organization_code)
     credential = state.new_credential(user, client_id=client_id, username=username,
                                       organization_code=organization_code,
-                                      environment=environment, refresh_token=refresh_token)
+                                      environment=environment, refresh_token=refresh_token,
+                                      tried=False)
+    credential_check.schedule(state, user, credential, outcome)
     log.info("credential %s created for user %s", credential.id, user.id)
     return JSONResponse(credential_json(credential), status_code=201)
 

@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .credential_check import PendingCheck
+from .events import EVENT_KINDS
 from .store import AppKey, Credential, Event, Share, Store, User
 
 if TYPE_CHECKING:
@@ -40,6 +42,11 @@ def save(state: SandboxState, path: Path) -> None:
         "clockAdvanced": state.clock.advanced,
         "healthLastStep": state.health_last_step,
         "recoveries": state.recoveries,
+        "pendingChecks": [
+            {"userId": user_id, "credentialId": check.credential_id, "due": check.due,
+             "kind": check.kind}
+            for user_id, check in state.pending_checks.items()
+        ],
         "users": users,
         "texts": list(texts),
         "appKeys": [
@@ -163,4 +170,11 @@ def _fill(state: SandboxState, document: dict[str, Any]) -> None:
     state.clock.advanced = float(document["clockAdvanced"])
     state.health_last_step = float(document["healthLastStep"])
     state.recoveries = {key: float(value) for key, value in document["recoveries"].items()}
+    # Files written before the background check existed have no pending checks.
+    state.pending_checks = {}
+    for data in document.get("pendingChecks", []):
+        if data["kind"] not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {data['kind']!r} in a pending check")
+        state.pending_checks[data["userId"]] = PendingCheck(
+            data["credentialId"], float(data["due"]), data["kind"])
     state.health_rng = random.Random(f"{document['seed']}:{state.health_last_step}")

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import demo_data, health, persistence
+from . import credential_check, demo_data, health, persistence
 from .clock import SandboxClock
 from .config import SandboxConfig
 from .events import credential_date_form, make_event, new_id, status_after, status_change_event
@@ -96,6 +96,7 @@ class SandboxState:
         self.health_rng = random.Random(self.config.seed * 7919 + 1)
         self.health_last_step = now
         self.recoveries: dict[str, float] = {}
+        self.pending_checks: dict[str, credential_check.PendingCheck] = {}
         # Outages in the demo data recover within a day, like outages the health process starts.
         for user_id in self.store.connected:
             credential = self.store.users[user_id].credential
@@ -121,7 +122,8 @@ class SandboxState:
     # The clock's consequences.
 
     def catch_up(self) -> None:
-        """Bring the data up to the clock: health steps, purges. Cheap when nothing is due."""
+        """Bring the data up to the clock: health steps, purges and checks of manual
+        credentials. Cheap when nothing is due."""
         now = self.clock.now()
         if self.config.health:
             if health.run_steps(self, now):
@@ -129,6 +131,8 @@ class SandboxState:
         elif now - self.health_last_step >= health.STEP_SECONDS:
             self.health_last_step = now
             self.purge(now)
+        if self.pending_checks and credential_check.run_due(self, now):
+            self.dirty = True
 
     def purge(self, now: float) -> None:
         """Drop events past the 30-day retention, and shares decided or expired over a day ago."""
@@ -165,14 +169,19 @@ class SandboxState:
         now = self.clock.now()
         credential.status = status
         self.recoveries.pop(user.id, None)
+        self.pending_checks.pop(user.id, None)
         self.record_event(credential, status_change_event(status, now, self.health_rng))
         log.info("credential of user %s set to %s by a test control", user.id, status)
         return credential
 
     def new_credential(self, user: User, *, client_id: str, username: str,
                        organization_code: str, environment: str,
-                       refresh_token: str = "") -> Credential:
-        """Attach a fresh OK credential with its first event: a successful token exchange."""
+                       refresh_token: str = "", tried: bool = True) -> Credential:
+        """Attach a fresh OK credential.
+
+        A `tried` credential gets its first event, a successful token exchange. An untried one
+        (entered by hand) has no events until its background check.
+        """
         now = self.clock.now()
         credential = Credential(
             id=new_id(), status="OK", created=now,
@@ -180,7 +189,9 @@ class SandboxState:
             username=username, organization_code=organization_code, environment=environment,
             refresh_token=refresh_token,
         )
-        credential.add_event(make_event("token_refreshed", now, self.health_rng, seeded=False))
+        if tried:
+            credential.add_event(make_event("token_refreshed", now, self.health_rng,
+                                            seeded=False))
         self.store.attach(user, credential)
         self.dirty = True
         return credential
@@ -188,6 +199,7 @@ class SandboxState:
     def delete_credential(self, user: User) -> None:
         self.store.detach(user)
         self.recoveries.pop(user.id, None)
+        self.pending_checks.pop(user.id, None)
         self.dirty = True
 
     # One-click shares.

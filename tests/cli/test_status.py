@@ -120,7 +120,7 @@ def test_status_all_connected_exits_zero(sandbox, password, capsys):
                 f"/services/usermanagement/api/users/{user['id']}/panorama-credentials",
                 headers=auth,
                 json={"clientId": PARTNER.client_id, "username": PARTNER.username,
-                      "password": PARTNER.password, "organizationCode": "ORG-1",
+                      "password": PARTNER.password, "organizationCode": "PP-000001",
                       "refreshToken": "token", "clientEnvironment": "STAGE"})
             assert created.status_code == 201
 

@@ -53,12 +53,19 @@ def one_click_body(environment: str = "STAGE", **changes) -> dict:
     return body
 
 
-def manual_body(**changes) -> dict:
-    body = {"clientId": "manual-client", "username": "partner@agpartner.example",
-            "password": "manual-secret-pw", "organizationCode": "PP-ABC123",
-            "refreshToken": "manual-refresh-token-value", "clientEnvironment": "PRODUCTION"}
+def manual_body(environment: str = "PRODUCTION", **changes) -> dict:
+    """A manual-credential body that passes the sandbox's background check unless changed."""
+    partner = DEMO.partners[environment]
+    body = {"clientId": partner.client_id, "username": partner.username,
+            "password": partner.password, "organizationCode": "PP-ABC123",
+            "refreshToken": "manual-refresh-token-value", "clientEnvironment": environment}
     body.update(changes)
     return body
+
+
+async def advance_clock(client: httpx.AsyncClient, seconds: float) -> None:
+    response = await client.post("/_sandbox/clock/advance", json={"seconds": seconds})
+    assert response.status_code == 200, response.text
 
 
 def assert_problem(response: httpx.Response, status: int, error_key: str | None = None) -> dict:

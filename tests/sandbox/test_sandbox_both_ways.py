@@ -8,7 +8,14 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from sandbox_helpers import API, assert_problem, manual_body, one_click_body, sign_in
+from sandbox_helpers import (
+    API,
+    advance_clock,
+    assert_problem,
+    manual_body,
+    one_click_body,
+    sign_in,
+)
 
 from leafdesk.sandbox import SandboxConfig, create_app, start_background_server
 
@@ -66,6 +73,8 @@ async def test_credentials_round_trip(http):
     assert created.status_code == 201
     assert_problem(await http.post(path, json=manual_body()), 409, "credentialExists")
     assert (await http.get(path)).json() == created.json()
+    # The first event is the background check's token exchange, a few sandbox seconds later.
+    await advance_clock(http, 10)
     events = await http.get(f"{path}/events")
     assert events.headers["x-total-count"] == "1"
     assert (await http.delete(path)).status_code == 204

@@ -9,12 +9,15 @@ import uuid
 import pytest
 from sandbox_helpers import (
     API,
+    advance_clock,
     all_users,
     assert_problem,
     connected_user,
     manual_body,
     unconnected_user,
 )
+
+from leafdesk.sandbox import DEMO
 
 pytestmark = pytest.mark.asyncio
 
@@ -69,16 +72,18 @@ async def test_create_credential(client):
     body = response.json()
     assert set(body) == CREDENTIAL_FIELDS
     assert body["status"] == "OK"
-    assert body["clientId"] == "manual-client"
+    assert body["clientId"] == DEMO.partners["PRODUCTION"].client_id
     assert body["organizationCode"] == "PP-ABC123"
     assert body["clientEnvironment"] == "PRODUCTION"
     assert body["refreshToken"] == "manual-refresh-token-value"
-    assert "manual-secret-pw" not in response.text
+    assert DEMO.partners["PRODUCTION"].password not in response.text
 
     fetched = await client.get(f"{API}/users/{user['id']}/panorama-credentials")
     assert fetched.json() == body
     listed = await client.get(f"{API}/users/{user['id']}")
     assert listed.json()["panoramaCredentials"]["id"] == body["id"]
+    # The first event is the background check's token exchange, a few sandbox seconds later.
+    await advance_clock(client, 10)
     events = await client.get(f"{API}/users/{user['id']}/panorama-credentials/events")
     assert [event["statusCode"] for event in events.json()] == [200]
 
@@ -128,6 +133,7 @@ async def test_delete_credential(client):
 
     recreated = await client.post(path, json=manual_body())
     assert recreated.status_code == 201
+    await advance_clock(client, 10)
     events = await client.get(f"{path}/events")
     assert len(events.json()) == 1
 

@@ -75,7 +75,7 @@ def make_dialog(qtbot, app_context, run_async):
         run_async(dialog.check_tasks.wait_finished())
 
 
-def _fill(dialog, sandbox, *, environment="STAGE", organization_code="ORG-TEST-1",
+def _fill(dialog, sandbox, *, environment="STAGE", organization_code="PP-TEST01",
           refresh_token="refresh-token-from-cognito") -> None:
     partner = sandbox.demo.partners[environment]
     dialog.client_id.setText(partner.client_id)
@@ -198,7 +198,7 @@ def test_manual_create(make_dialog, unconnected_user, sandbox, app_context, run_
         assert "Connected" not in dialog.result.text()
 
         credential = dialog.saved_credentials[0]
-        assert credential.organization_code == "ORG-TEST-1"
+        assert credential.organization_code == "PP-TEST01"
         assert credential.client_environment == "STAGE"
         at_leaf = await app_context.client.get_panorama_credential(unconnected_user.id)
         assert at_leaf.id == credential.id
