@@ -7,16 +7,43 @@ everything else starts the window.
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from leafdesk import __version__
 
 log = logging.getLogger(__name__)
 
 TERMINAL_COMMANDS = ("status", "events")
+
+# Libraries that Qt 6's xcb platform plugin loads, with the Debian and Ubuntu package of each.
+# Sources: "Qt for X11 Requirements" (doc.qt.io/qt-6/linux-requirements.html) and, for
+# libxcb-cursor0, Qt's own warning "From 6.5.0, xcb-cursor0 or libxcb-cursor0 is needed". The
+# README's Linux requirements list the same packages.
+XCB_LIBRARIES = {
+    "xcb-cursor": "libxcb-cursor0",
+    "xcb-icccm": "libxcb-icccm4",
+    "xcb-keysyms": "libxcb-keysyms1",
+    "xcb-image": "libxcb-image0",
+    "xcb-render-util": "libxcb-render-util0",
+    "xcb-shape": "libxcb-shape0",
+    "xcb-randr": "libxcb-randr0",
+    "xcb-xfixes": "libxcb-xfixes0",
+    "xcb-xkb": "libxcb-xkb1",
+    "xcb-sync": "libxcb-sync1",
+    "xcb-shm": "libxcb-shm0",
+    "X11-xcb": "libx11-xcb1",
+    "xkbcommon": "libxkbcommon0",
+    "xkbcommon-x11": "libxkbcommon-x11-0",
+    "EGL": "libegl1",
+    "GL": "libgl1",
+    "fontconfig": "libfontconfig1",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +99,9 @@ def run_window(*, demo: bool = False) -> int:
 
     log_file = configure_logging()
     route_qt_messages_to_logging()
+    logging_handler = _report_platform_failure(log_file)
     app = aio.application(sys.argv[:1])
+    _stop_reporting_platform_failure(logging_handler)
     app.setApplicationName("LeafDesk")
     app.setApplicationDisplayName("LeafDesk")
     app.setApplicationVersion(__version__)
@@ -91,6 +120,68 @@ def run_window(*, demo: bool = False) -> int:
     aio.run_until_complete(controller.shutdown())
     aio.close()
     return status
+
+
+def missing_xcb_packages(find_library=ctypes.util.find_library) -> list[str]:
+    """Return the Debian packages of the xcb plugin's libraries that the linker cannot find."""
+    return [package for library, package in XCB_LIBRARIES.items()
+            if find_library(library) is None]
+
+
+def platform_failure_message(qt_message: str, log_file: Path | None, *,
+                             platform: str = sys.platform,
+                             missing: list[str] | None = None) -> str:
+    """Return the lines printed when Qt cannot start its platform plugin."""
+    reason = qt_message.strip().splitlines()[0] if qt_message.strip() else "no reason given"
+    lines = [f"LeafDesk could not open its window because Qt could not start its platform "
+             f"plugin: {reason.rstrip('.')}."]
+    if platform.startswith("linux"):
+        missing = missing_xcb_packages() if missing is None else missing
+        if missing:
+            lines.append("Install the missing libraries, then start LeafDesk again: "
+                         f"sudo apt install {' '.join(missing)}")
+        else:
+            lines.append("Check that DISPLAY (or WAYLAND_DISPLAY) names a running display. "
+                         "Without a display, only `QT_QPA_PLATFORM=offscreen leafdesk "
+                         "--self-test` can run.")
+    if log_file is not None:
+        lines.append(f"Details are in {log_file}.")
+    return "\n".join(lines)
+
+
+def _report_platform_failure(log_file: Path | None):
+    """Print why the window cannot start if Qt fails fatally while creating the application.
+
+    Qt aborts the process right after a fatal message, and the logging handler writes that
+    message only to the log file, so the terminal would show only "Aborted".
+    """
+    from PySide6.QtCore import QtMsgType, qInstallMessageHandler
+
+    previous = None
+    # Qt names the actual cause (no display, a missing library) in warnings of the "qt.qpa"
+    # categories before its generic fatal message.
+    platform_warnings: list[str] = []
+
+    def handler(kind, context, message: str) -> None:
+        if previous is not None:
+            previous(kind, context, message)
+        category = getattr(context, "category", "") or ""
+        if kind != QtMsgType.QtFatalMsg and str(category).startswith("qt.qpa"):
+            platform_warnings.append(message)
+        if kind == QtMsgType.QtFatalMsg:
+            reason = platform_warnings[-1] if platform_warnings else message
+            print(platform_failure_message(reason, log_file), file=sys.stderr, flush=True)
+            logging.shutdown()
+            os._exit(1)  # Qt would abort next; exit with a status scripts can read
+
+    previous = qInstallMessageHandler(handler)
+    return previous
+
+
+def _stop_reporting_platform_failure(previous) -> None:
+    from PySide6.QtCore import qInstallMessageHandler
+
+    qInstallMessageHandler(previous)
 
 
 def _quit_on_interrupt(app) -> None:

@@ -97,3 +97,35 @@ def test_self_test_passes(tmp_path):
     assert steps[:4] == ["start the demo sandbox", "reject a wrong password", "sign in",
                          "refresh every user"]
     assert "connect one user by one-click, approved through the sandbox" in steps
+
+
+def test_platform_failure_printed(tmp_path):
+    environment = {**os.environ, "QT_QPA_PLATFORM": "no-such-platform"}
+    for variable in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        folder = tmp_path / variable.lower()
+        folder.mkdir()
+        environment[variable] = str(folder)
+    result = subprocess.run([sys.executable, "-m", "leafdesk.main"], capture_output=True,
+                            text=True, timeout=60, env=environment)
+    assert result.returncode == 1, result.stderr
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("LeafDesk could not open its window because Qt could not start its "
+                            "platform plugin: ")
+    assert "no-such-platform" in first
+    assert "Details are in " in result.stderr
+
+
+def test_platform_failure_names_packages():
+    from leafdesk.main import missing_xcb_packages, platform_failure_message
+
+    present = {"xcb-cursor": None, "xcb-icccm": None}
+    missing = missing_xcb_packages(lambda name: present.get(name, f"lib{name}.so"))
+    assert missing == ["libxcb-cursor0", "libxcb-icccm4"]
+
+    text = platform_failure_message("Could not load the Qt platform plugin \"xcb\".", None,
+                                    platform="linux", missing=missing)
+    assert text.splitlines()[1] == ("Install the missing libraries, then start LeafDesk again: "
+                                    "sudo apt install libxcb-cursor0 libxcb-icccm4")
+    on_mac = platform_failure_message("no cocoa", None, platform="darwin", missing=[])
+    assert on_mac.splitlines() == ["LeafDesk could not open its window because Qt could not "
+                                   "start its platform plugin: no cocoa."]
