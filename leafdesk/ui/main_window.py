@@ -81,7 +81,9 @@ RECONNECT_SECONDS = 30
 # in the next loop iteration, after the window has painted.
 FIRST_SCREEN_ROWS = 200
 REST_OF_ROWS_DELAY_MS = 500
-HIDDEN_BY_DEFAULT = (Column.USER_ID,)
+# The next step is too wide to show beside the other columns; its tooltip and the details
+# panel show it too.
+HIDDEN_BY_DEFAULT = (Column.USER_ID, Column.NEXT_STEP)
 
 
 def colour_swatch(colour: str, size: int = 14) -> QIcon:
@@ -299,7 +301,7 @@ class MainWindow(QMainWindow):
         widths = {Column.NAME: 190, Column.EMAIL: 220, Column.EXTERNAL_ID: 110,
                   Column.STATE: 190, Column.ACTOR: 120, Column.ORGANIZATION: 130,
                   Column.ENVIRONMENT: 100, Column.CONNECTED_SINCE: 130, Column.LAST_CHECKED: 130,
-                  Column.USER_ID: 280}
+                  Column.USER_ID: 280, Column.NEXT_STEP: 360}
         for column, width in widths.items():
             header.resizeSection(column, width)
         for column in HIDDEN_BY_DEFAULT:

@@ -54,6 +54,7 @@ class Column(enum.IntEnum):
     CONNECTED_SINCE = 7
     LAST_CHECKED = 8
     USER_ID = 9
+    NEXT_STEP = 10
 
 
 def column_title(column: Column) -> str:
@@ -69,6 +70,7 @@ def column_title(column: Column) -> str:
         Column.CONNECTED_SINCE: QCoreApplication.translate("UsersModel", "Connected since"),
         Column.LAST_CHECKED: QCoreApplication.translate("UsersModel", "Last checked"),
         Column.USER_ID: QCoreApplication.translate("UsersModel", "Leaf user id"),
+        Column.NEXT_STEP: QCoreApplication.translate("UsersModel", "Next step"),
     }
     return titles[column]
 
@@ -134,6 +136,8 @@ class UsersModel(QAbstractTableModel):
                 return state_colour(row.state.state)
             if role == Qt.ItemDataRole.ToolTipRole:
                 return f"{row.state.summary}\n{row.state.next_step}"
+        if column == Column.NEXT_STEP and role == Qt.ItemDataRole.ToolTipRole:
+            return row.state.next_step  # the column is narrower than most steps
         if role == Qt.ItemDataRole.ToolTipRole and column == Column.LAST_CHECKED and row.from_cache:
             return self.tr("As of this time, from the offline cache")
         return None
@@ -160,6 +164,7 @@ class UsersModel(QAbstractTableModel):
             format_time(row.connected_since),
             format_time(state.checked_at),
             user.id,
+            state.next_step or "",
         )
 
     def haystack(self, row_number: int) -> str:
@@ -306,6 +311,7 @@ class UsersModel(QAbstractTableModel):
             Column.CONNECTED_SINCE: lambda row: _timestamp(row.connected_since),
             Column.LAST_CHECKED: lambda row: _timestamp(row.state.checked_at),
             Column.USER_ID: lambda row: row.user.id,
+            Column.NEXT_STEP: lambda row: text(row.state.next_step),
         }
         return keys[column]
 

@@ -66,7 +66,7 @@ def test_every_column_has_a_title(models):
     titles = [model.headerData(column, Qt.Orientation.Horizontal) for column in Column]
     assert titles == ["Name", "E-mail", "External id", "State", "Who must act",
                       "Organization code", "Environment", "Connected since", "Last checked",
-                      "Leaf user id"]
+                      "Leaf user id", "Next step"]
 
 
 def test_state_column_words_icon_colour(models):
@@ -162,3 +162,12 @@ def test_has_credential_from_state_alone():
         user=LeafUser(id=row.user.id, name=row.user.name, panorama=None), state=row.state)
     assert has_credential(without_summary)
     assert not has_credential(make_row(6, ConnectionState.NOT_CONNECTED))
+
+
+def test_next_step_column(models):
+    model, proxy = models
+    assert model.headerData(Column.NEXT_STEP, Qt.Orientation.Horizontal) == "Next step"
+    row = model.row_at(0)
+    index = model.index(0, Column.NEXT_STEP)
+    assert index.data() == row.state.next_step
+    assert index.data(Qt.ItemDataRole.ToolTipRole) == row.state.next_step

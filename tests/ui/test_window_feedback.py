@@ -5,7 +5,8 @@ returns to the table after a dialog."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QDialog, QMenu, QMessageBox
 
 from leafdesk.ui.main_window import MainWindow
 from leafdesk.ui.operations import OperationState
@@ -140,3 +141,18 @@ def test_focus_returns_to_table_after_dialog(window, qapp, settle):
 def test_title_names_account_once(window):
     # Qt adds the application's display name where the platform shows one.
     assert window.windowTitle() == window.context.account.name
+
+
+def test_next_step_column_hidden_by_default(window):
+    from leafdesk.ui.users_model import Column
+
+    header = window.table.horizontalHeader()
+    assert header.isSectionHidden(Column.NEXT_STEP)
+    # The header's column menu can show it.
+    menu = QMenu(window)
+    window._fill_columns_menu(menu)
+    action = next(action for action in menu.actions() if action.text() == "Next step")
+    action.setChecked(True)
+    assert not header.isSectionHidden(Column.NEXT_STEP)
+    row = window.proxy.index(0, 0).data(Qt.ItemDataRole.UserRole + 1)
+    assert window.proxy.index(0, Column.NEXT_STEP).data() == row.state.next_step
