@@ -240,6 +240,8 @@ class LeafDeskApp(QObject):
         dialog = SettingsDialog(self.window, self.settings_store, self.settings, self.secrets,
                                 log_folder=self.log_folder or log_dir())
         dialog.saved.connect(self._on_settings_saved)
+        if self.window is not None:
+            dialog.finished.connect(self.window.return_focus_to_table)
         dialog.open()
         return dialog
 

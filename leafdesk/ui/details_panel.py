@@ -207,6 +207,8 @@ class DetailsPanel(QWidget):
         self.timeline = QListWidget(timeline_box)
         self.timeline.setAccessibleName(self.tr("State timeline"))
         self.timeline.setMinimumHeight(90)
+        # Wrapped rather than cut off with "…" when the panel is narrow.
+        self.timeline.setWordWrap(True)
         self.timeline.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.timeline_note = _value_label(timeline_box)
         timeline_layout = QVBoxLayout(timeline_box)

@@ -218,6 +218,10 @@ def show_failure(parent: QWidget | None, failure: OperationFailure) -> QMessageB
     box.setStandardButtons(QMessageBox.StandardButton.Close)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setObjectName("operationFailureBox")
+    if parent is not None:
+        # Without a window manager nobody activates the window again after the box closes, and
+        # its shortcuts would stay dead until it was clicked.
+        box.finished.connect(lambda _result: parent.window().activateWindow())
     box.open()
     return box
 

@@ -156,3 +156,17 @@ def test_next_step_column_hidden_by_default(window):
     assert not header.isSectionHidden(Column.NEXT_STEP)
     row = window.proxy.index(0, 0).data(Qt.ItemDataRole.UserRole + 1)
     assert window.proxy.index(0, Column.NEXT_STEP).data() == row.state.next_step
+
+
+def test_focus_returns_after_error_box(window, sandbox, run_until, settle):
+    window.select_user(window.model.row_at(0).user.id)
+    window.table.setFocus()  # as when Ctrl+R is pressed in the table
+    sandbox.faults(fault_rate=1.0, faults=["500"])
+    operation = window.recheck_selected()
+    run_until(lambda: not operation.running, timeout=30)
+    sandbox.faults(fault_rate=0.0)
+    box = window.last_failure_box
+    box.setFocus()
+    box.close()
+    settle(0.05)
+    assert QApplication.focusWidget() is window.table
