@@ -71,12 +71,21 @@ def child_leafdesk(cache_file: Path) -> tuple[float, float, float]:
     import asyncio
 
     from leafdesk.ui import aio
+    from leafdesk.ui.main_window import FIRST_SCREEN_ROWS
 
     app = aio.application(sys.argv[:1])
     aio.event_loop(app)
     window = cache_first_window(cache_file)
     session: list[float] = []
     window.session_opened.connect(lambda _context: session.append(time.perf_counter() - STARTED))
+    all_rows: list[float] = []
+
+    def on_rows() -> None:
+        # The model is reset with every cached user once the first screen has been painted.
+        if window.model.rowCount() > FIRST_SCREEN_ROWS and not all_rows:
+            all_rows.append(time.perf_counter() - STARTED)
+
+    window.model.modelReset.connect(on_rows)
     window.session_failed.connect(lambda error: sys.exit(f"the session failed: {error}"))
     watcher = _paint_watcher(window.table.viewport(), lambda: window.model.rowCount() > 0)
     window.show()
@@ -85,12 +94,11 @@ def child_leafdesk(cache_file: Path) -> tuple[float, float, float]:
         raise SystemExit("the window showed no rows")
     # The rest of the rows and the session (offline: nothing listens at its base URL) follow
     # the first paint; the event loop runs them.
-    all_rows = None
-    while all_rows is None or not session:
+    while not all_rows or not session:
         aio.run_until_complete(asyncio.sleep(0.01))
-        if all_rows is None and window.rows_complete:
-            all_rows = time.perf_counter() - STARTED
-    return watcher.elapsed, all_rows, session[0]
+        if window.rows_complete and not all_rows:  # a cache of at most one screen of users
+            all_rows.append(time.perf_counter() - STARTED)
+    return watcher.elapsed, all_rows[0], session[0]
 
 
 def run_case(case: str, cache_file: Path) -> list[float]:
