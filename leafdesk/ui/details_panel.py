@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -57,24 +57,55 @@ class _FieldValue(QLineEdit):
     """A one-line value (an id, a masked token) that never widens the panel.
 
     A QLabel cannot break an id or a token, so its width would be the panel's minimum and the
-    panel would be clipped on the right. A frameless read-only line edit scrolls its text
-    instead, stays selectable, and shows the whole value as its tooltip.
+    panel would be clipped on the right. This frameless read-only line edit elides a value too
+    long for its width in the middle. It shows the whole value while it has the focus, to
+    select and copy it, and always as its tooltip.
     """
 
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
+        self._full_text = ""
         self.setReadOnly(True)
         self.setFrame(False)
-        # Transparent, so the value sits on the panel's own background in light and dark.
-        self.setStyleSheet("QLineEdit { background: transparent; }")
+        # Only the base is transparent, so the value sits on the panel's background and its text
+        # keeps following the application palette. A style sheet would fix the colours when the
+        # widget is polished, so a later switch to dark would leave dark text on a dark panel.
+        palette = self.palette()
+        palette.setBrush(QPalette.ColorRole.Base, QColor(Qt.GlobalColor.transparent))
+        self.setPalette(palette)
         self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.setMinimumWidth(60)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
 
+    def text(self) -> str:
+        """Return the whole value, not the elided one on screen."""
+        return self._full_text
+
     def setText(self, text: str) -> None:  # noqa: N802 - Qt override
-        super().setText(text)
-        self.setCursorPosition(0)  # show the start of a long value, not its end
+        self._full_text = text
         self.setToolTip(text if text and text != "—" else "")
+        self._show()
+
+    def _show(self) -> None:
+        shown = self._full_text
+        if not self.hasFocus():
+            # The text margins and a little slack for the style's own padding.
+            room = self.contentsRect().width() - 8
+            shown = self.fontMetrics().elidedText(shown, Qt.TextElideMode.ElideMiddle, room)
+        super().setText(shown)
+        self.setCursorPosition(0)  # show the start of a long value, not its end
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._show()
+
+    def focusInEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().focusInEvent(event)
+        self._show()
+
+    def focusOutEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().focusOutEvent(event)
+        self._show()
 
 
 class DetailsPanel(QWidget):

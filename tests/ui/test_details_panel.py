@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QPoint
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QAbstractButton, QWidget
+from PySide6.QtWidgets import QAbstractButton, QLineEdit, QWidget
 
 from leafdesk.core.model import ConnectionState
 from leafdesk.core.validation import validate_one_click
@@ -84,6 +84,17 @@ def test_details_fit_window(window, qapp, run_until, settle, artifact_dir, size,
 
         assert clipped_widgets(window.details) == []
         assert window.details.width() >= window.details.minimumWidth()
+        # The values follow the palette, also when it changes while the window is open.
+        text_colour = window.details.fields["id"].palette().color(QPalette.ColorRole.Text)
+        assert text_colour == qapp.palette().color(QPalette.ColorRole.Text)
+        # A value too long for its field is elided in the middle, never cut off.
+        for field in [*window.details.fields.values(), window.details.access_token]:
+            shown = QLineEdit.text(field)
+            room = field.contentsRect().width()
+            assert field.fontMetrics().horizontalAdvance(shown) <= room, (field.text(), shown)
+            if shown != field.text():
+                assert "…" in shown
+                assert field.toolTip() == field.text()
         window.grab().save(str(artifact_dir / f"details_fit_{size[0]}x{size[1]}_{palette}.png"))
         bar = window.details.scroll.verticalScrollBar()
         bar.setValue(bar.maximum())
