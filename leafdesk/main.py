@@ -7,7 +7,6 @@ everything else starts the window.
 from __future__ import annotations
 
 import argparse
-import ctypes.util
 import logging
 import os
 import signal
@@ -122,8 +121,11 @@ def run_window(*, demo: bool = False) -> int:
     return status
 
 
-def missing_xcb_packages(find_library=ctypes.util.find_library) -> list[str]:
+def missing_xcb_packages(find_library=None) -> list[str]:
     """Return the Debian packages of the xcb plugin's libraries that the linker cannot find."""
+    if find_library is None:
+        # Imported here: it is needed only after Qt failed, and the terminal views start faster.
+        from ctypes.util import find_library
     return [package for library, package in XCB_LIBRARIES.items()
             if find_library(library) is None]
 
