@@ -829,6 +829,8 @@ class MainWindow(QMainWindow):
         if shown is not None and shown.user.id in rechecked_ids and self.event_log is not None:
             current = self.model.row_for(shown.user.id) or shown
             self.event_log.set_user(current.user)
+            # Same credential, new events (Leaf's background check of a manual credential).
+            self.event_log.reload()
 
     def _confirm_rechecked(self, rows: list[UserRow], failures: dict[str, Any],
                            confirmation: str = "") -> None:
@@ -913,6 +915,7 @@ class MainWindow(QMainWindow):
                               presets=list(self.context.settings.presets),
                               secrets=self.context.secrets)
         dialog.saved.connect(lambda _credential: self._recheck_ids([row.user.id]))
+        dialog.checked.connect(lambda _credential: self._recheck_ids([row.user.id]))
         return self._open_dialog(dialog)
 
     def open_delete(self) -> QWidget | None:
