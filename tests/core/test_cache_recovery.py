@@ -320,3 +320,91 @@ def test_fifty_thousand_rows(tmp_path):
 
 def _fields(row):
     return {name: getattr(row, name) for name in row.__dataclass_fields__}
+
+
+def _schema_3_file(path: Path) -> None:
+    # Schema 1 moved forward by the shipped migrations 2 and 3, as a LeafDesk of schema 3
+    # left it.
+    from leafdesk.core.cache import _MIGRATIONS
+
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA_1)
+        for statement in (*_MIGRATIONS[1], *_MIGRATIONS[2]):
+            db.execute(statement)
+        db.execute("PRAGMA user_version = 3")
+
+
+def test_schema_3_gets_name_index(tmp_path):
+    path = tmp_path / "schema3.sqlite3"
+    _schema_3_file(path)
+
+    with Cache(path) as cache:
+        rows = cache.load_rows(limit=200)
+        plan = cache._connection().execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM users ORDER BY name COLLATE NOCASE, id LIMIT 200"
+        ).fetchall()
+
+    assert [row.user.name for row in rows] == ["Old Grower"]
+    details = " ".join(str(step[-1]) for step in plan)
+    assert "users_by_name" in details
+    assert "TEMP B-TREE" not in details
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def _damaged_cache(path: Path) -> None:
+    with Cache(path) as cache:
+        cache.replace_users([make_row(index) for index in range(3000)], BASE_TIME)
+    size = path.stat().st_size
+    with path.open("r+b") as file:
+        file.seek(size // 2)
+        file.write(b"\xff" * 8192)
+
+
+def test_deferred_check_finds_damage(tmp_path, caplog):
+    path = tmp_path / "account.sqlite3"
+    _damaged_cache(path)
+
+    with Cache(path, check_integrity=False) as cache:
+        assert cache.recovered_from is None
+        assert not cache.integrity_checked
+        problems = cache.check_integrity()
+        assert problems
+        with caplog.at_level(logging.WARNING, logger="leafdesk.core.cache"):
+            aside = cache.recover(f"quick_check reported: {problems[0]}")
+        rows = cache.load_rows()
+        checked = cache.integrity_checked
+
+    assert aside.name.startswith("account.sqlite3.corrupt-")
+    assert aside.exists()
+    assert rows == []
+    assert checked
+    assert "could not be read" in caplog.text
+
+
+def test_deferred_read_error_is_damage(tmp_path):
+    path = tmp_path / "account.sqlite3"
+    _damaged_cache(path)
+
+    with Cache(path, check_integrity=False) as cache:
+        with pytest.raises(sqlite3.DatabaseError) as raised:
+            cache.load_rows()
+        assert Cache.is_damage(raised.value)
+        aside = cache.recover(str(raised.value))
+        cache.replace_users([make_row(1)], BASE_TIME)
+        rows = cache.load_rows()
+
+    assert aside.exists()
+    assert [row.user.id for row in rows] == ["user-000001"]
+
+
+def test_deferred_check_passes_sound_file(tmp_path):
+    path = tmp_path / "account.sqlite3"
+    with Cache(path) as cache:
+        cache.replace_users([make_row(index) for index in range(100)], BASE_TIME)
+
+    with Cache(path, check_integrity=False) as cache:
+        assert cache.check_integrity() == []
+        assert cache.integrity_checked
+        assert len(cache.load_rows()) == 100
+    assert not [p for p in tmp_path.iterdir() if "corrupt" in p.name]
