@@ -10,6 +10,7 @@ accounts, and closes sessions and the demo sandbox on the way out.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,7 +144,14 @@ class LeafDeskApp(QObject):
         except CacheError as error:
             log.warning("Not starting %r from its cache: %s", account.name, error)
             return False
-        if not context.cache.count_users():
+        try:
+            has_users = context.cache.count_users() > 0
+        except sqlite3.DatabaseError as error:
+            # The sign-in opens the cache with its integrity check, which moves a damaged file
+            # aside.
+            log.warning("Not starting %r from its cache: %s", account.name, error)
+            has_users = False
+        if not has_users:
             context.cache.close()
             return False
 

@@ -10,6 +10,7 @@ answers again, then refreshes.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from leafdesk.core.cache import CacheError
 from leafdesk.core.errors import LeafError, OfflineError
 from leafdesk.core.model import UserRow
 from leafdesk.ui import aio
@@ -79,10 +81,9 @@ log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 30
 # Users read first from the cache at start, enough to fill the first screen. The rest follow
 # in the next loop iteration, after the window has painted.
-# TODO: with 50,000 cached users the window still paints its first screen about 3 times later
-# than a bare PySide6 window (bench/ui_startup.py), against a target of 2. Before that paint
-# still come asyncio and qasync, the window's modules, the cache's PRAGMA quick_check and the
-# event log view; bench/README.md gives their times.
+# TODO: with 50,000 cached users the window still paints its first screen later than twice a
+# bare PySide6 window takes (bench/ui_startup.py). Before that paint still come asyncio and
+# qasync and the window's modules; bench/README.md gives their times.
 FIRST_SCREEN_ROWS = 200
 REST_OF_ROWS_DELAY_MS = 500
 # The next step is too wide to show beside the other columns; its tooltip and the details
@@ -119,7 +120,9 @@ class MainWindow(QMainWindow):
 
         For a context whose session is not open yet (`cached_context()`), `open_session` opens
         it right after the window's first paint. The window then emits `session_opened` with the
-        new context, or `session_failed` with the `LeafError` that stopped it.
+        new context, or `session_failed` with the `LeafError` that stopped it. A cache opened
+        without its integrity check is checked in a worker thread after the first paint and
+        before the session opens. A damaged file is moved aside and the table emptied.
         """
         super().__init__(parent)
         self.context = context
@@ -164,11 +167,14 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
         self._restore_layout()
         self.rows_complete = False
+        self._started_after_paint = False
         self._load_first_screen()
         if not self.rows_complete or self._session_opener is not None:
             # After the first paint of the table; a window never shown goes on shortly too.
             self.table.viewport().installEventFilter(self)
             QTimer.singleShot(REST_OF_ROWS_DELAY_MS, self._after_first_paint)
+        else:
+            self._after_first_paint()
         if not context.session_open:
             self._update_online_widgets()
         elif not self.online:
@@ -321,7 +327,10 @@ class MainWindow(QMainWindow):
         self.details.recheck_requested.connect(self.recheck_selected)
         self.details.delete_requested.connect(self.open_delete)
 
-        self.event_log = self._make_event_log()
+        # The event log view (about 20 ms with its imports) is built right after the first
+        # paint. Until then this empty widget keeps its place and size in the splitter.
+        self.event_log: QWidget | None = None
+        self._event_log_placeholder: QWidget | None = QWidget(self)
 
         self.top_splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.top_splitter.setObjectName("topSplitter")
@@ -337,11 +346,10 @@ class MainWindow(QMainWindow):
         self.main_splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.main_splitter.setObjectName("mainSplitter")
         self.main_splitter.addWidget(self.top_splitter)
-        if self.event_log is not None:
-            self.main_splitter.addWidget(self.event_log)
-            self.main_splitter.setStretchFactor(0, 3)
-            self.main_splitter.setStretchFactor(1, 2)
-            self.main_splitter.setSizes([520, 260])
+        self.main_splitter.addWidget(self._event_log_placeholder)
+        self.main_splitter.setStretchFactor(0, 3)
+        self.main_splitter.setStretchFactor(1, 2)
+        self.main_splitter.setSizes([520, 260])
 
         central = QWidget(self)
         layout = QVBoxLayout(central)
@@ -361,6 +369,22 @@ class MainWindow(QMainWindow):
         view = EventLogView(self, self.context.client, self.context.cache, None)
         view.setObjectName("eventLog")
         return view
+
+    def _build_event_log(self) -> None:
+        placeholder, self._event_log_placeholder = self._event_log_placeholder, None
+        if placeholder is None:
+            return
+        view = self._make_event_log()
+        if view is None:
+            return  # the empty placeholder stays
+        self.main_splitter.replaceWidget(self.main_splitter.indexOf(placeholder), view)
+        placeholder.deleteLater()
+        self.event_log = view
+        view.set_online(self.online)
+        row = self.current_row()
+        if row is not None:
+            view.set_user(row.user)
+            view.reload()
 
     def _build_menus(self) -> None:
         menu_bar = self.menuBar()
@@ -432,7 +456,7 @@ class MainWindow(QMainWindow):
 
     def load_from_cache(self) -> None:
         """Fill the table from the offline cache (what the last refresh saw)."""
-        rows = self.context.cache.load_rows()
+        rows = self._read_cached_rows()
         self._set_rows_keeping_view(rows)
         self.rows_complete = True
         self._after_rows_changed()
@@ -488,7 +512,7 @@ class MainWindow(QMainWindow):
         if not by_name:
             self.load_from_cache()
             return
-        rows = self.context.cache.load_rows(limit=FIRST_SCREEN_ROWS)
+        rows = self._read_cached_rows(limit=FIRST_SCREEN_ROWS)
         self._set_rows_keeping_view(rows)
         if len(rows) < FIRST_SCREEN_ROWS:
             self.rows_complete = True
@@ -500,8 +524,58 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._after_first_paint)
         return super().eventFilter(watched, event)
 
+    def _read_cached_rows(self, limit: int | None = None) -> list[UserRow]:
+        """Return the cached users by name; a damaged cache file is rebuilt empty first."""
+        cache = self.context.cache
+        try:
+            return cache.load_rows(limit=limit)
+        except sqlite3.DatabaseError as error:
+            if not cache.is_damage(error):
+                raise
+            self._recover_cache(str(error))
+            return cache.load_rows(limit=limit)
+
+    def _recover_cache(self, reason: str) -> None:
+        try:
+            aside = self.context.cache.recover(reason)
+        except CacheError as error:
+            log.error("Could not rebuild the damaged offline cache: %s", error)
+            self.statusBar().showMessage(str(error))
+            return
+        # Stays until the next message, because the operator may look away during the start.
+        self.statusBar().showMessage(self.tr(
+            "The offline cache was damaged and was moved to {name}; LeafDesk started an empty "
+            "one, which the next refresh fills.").format(name=aside.name))
+
     def _after_first_paint(self) -> None:
+        if self._started_after_paint:
+            return
+        self._started_after_paint = True
+        cache = self.context.cache
+        checked = None
+        if not cache.integrity_checked:
+            # Submitted now, so a worker thread checks the file while this one reads the rest
+            # of the users.
+            checked = aio.event_loop().run_in_executor(None, cache.check_integrity)
         if not self.rows_complete:
+            self.load_from_cache()
+        self._build_event_log()
+        if checked is None:
+            self._start_session()
+            return
+        aio.spawn(self._finish_cache_check(checked), name="check the offline cache")
+
+    async def _finish_cache_check(self, checked: Awaitable[list[str]]) -> None:
+        # The session opens only after the check, so a sync never writes into a file that is
+        # about to be moved aside.
+        try:
+            problems = await checked
+        except sqlite3.Error as error:
+            log.warning("Could not check the offline cache %s: %s", self.context.cache.path,
+                        error)
+            problems = []
+        if problems:
+            self._recover_cache(f"quick_check reported: {'; '.join(problems[:5])}")
             self.load_from_cache()
         self._start_session()
 

@@ -74,8 +74,12 @@ def cached_context(
     settings: Settings,
     cache_file: Path | None = None,
 ) -> AppContext:
-    """Open `account`'s offline cache only, for a window that opens its session later."""
-    cache = Cache(cache_file or cache_path(account.name, account.base_url))
+    """Open `account`'s offline cache only, for a window that opens its session later.
+
+    The cache skips its integrity check at open, and `MainWindow` runs it after its first paint.
+    """
+    cache = Cache(cache_file or cache_path(account.name, account.base_url),
+                  check_integrity=False)
     return AppContext(account=account, cache=cache, settings_store=settings_store,
                       settings=settings, online=False)
 

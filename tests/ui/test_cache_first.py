@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject
 
+from test_users_model import CHECKED, make_row
+
+from leafdesk.core.cache import Cache
 from leafdesk.core.secrets import LEAF_PASSWORD, SecretStore
-from leafdesk.core.settings import Settings, SettingsStore
+from leafdesk.core.settings import LeafAccount, Settings, SettingsStore
 from leafdesk.ui.app import LeafDeskApp
+from leafdesk.ui.event_log import EventLogView
 from leafdesk.ui.main_window import MainWindow
 from leafdesk.ui.session import cached_context, open_session, session_opener
 
@@ -119,3 +123,90 @@ def test_wrong_saved_password_opens_sign_in(run_async, run_until, sandbox, sandb
     controller.sign_in.close()
     controller.window.close()
     run_async(controller.shutdown())
+
+
+def _window_over_cache(cache_file, opened):
+    """Return a cache-first window whose session opener only records that it ran."""
+    account = LeafAccount("Cached", base_url="http://127.0.0.1:9",
+                          username="office@leafdesk.example")
+    context = cached_context(account, settings_store=SettingsStore(),
+                             settings=Settings(accounts=[account]), cache_file=cache_file)
+
+    async def opener():
+        opened.append(True)
+        return context  # no client, so the window stays on its cache
+
+    return MainWindow(context, open_session=opener), context
+
+
+def _fill(cache_file, count):
+    with Cache(cache_file) as cache:
+        cache.replace_users([make_row(number) for number in range(count)], CHECKED)
+
+
+def test_event_log_built_after_paint(qtbot, run_async, run_until, tmp_path):
+    cache_file = tmp_path / "cache.sqlite3"
+    _fill(cache_file, 20)
+    opened: list[bool] = []
+    window, context = _window_over_cache(cache_file, opened)
+    qtbot.addWidget(window)
+
+    assert window.event_log is None
+    assert window.main_splitter.count() == 2
+    assert not context.cache.integrity_checked
+
+    window.show()
+    run_until(lambda: opened, timeout=10)
+    assert isinstance(window.event_log, EventLogView)
+    assert window.main_splitter.widget(1) is window.event_log
+    assert window.main_splitter.count() == 2
+    assert context.cache.integrity_checked
+    assert context.cache.recovered_from is None
+    assert window.model.rowCount() == 20
+
+    window.close()
+    run_async(context.aclose())
+
+
+def test_damaged_cache_rebuilt_after_paint(qtbot, run_async, run_until, tmp_path):
+    cache_file = tmp_path / "cache.sqlite3"
+    _fill(cache_file, 3000)
+    size = cache_file.stat().st_size
+    with cache_file.open("r+b") as file:
+        file.seek(size // 2)
+        file.write(b"\xff" * 8192)
+    opened: list[bool] = []
+    window, context = _window_over_cache(cache_file, opened)
+    qtbot.addWidget(window)
+
+    window.show()
+    run_until(lambda: opened, timeout=10)
+    assert context.cache.recovered_from is not None
+    assert context.cache.recovered_from.exists()
+    assert window.model.rowCount() == 0
+    assert context.cache.recovered_from.name in window.statusBar().currentMessage()
+
+    window.close()
+    run_async(context.aclose())
+
+
+def test_check_problem_rebuilds_cache(qtbot, run_async, run_until, tmp_path, monkeypatch):
+    cache_file = tmp_path / "cache.sqlite3"
+    _fill(cache_file, 20)
+    opened: list[bool] = []
+    window, context = _window_over_cache(cache_file, opened)
+    qtbot.addWidget(window)
+    assert window.model.rowCount() == 20
+    # A fault that only the integrity check finds: every read still works.
+    monkeypatch.setattr(context.cache, "check_integrity",
+                        lambda: ["row 7 missing from index users_by_name"])
+
+    window.show()
+    run_until(lambda: opened, timeout=10)
+    assert context.cache.recovered_from is not None
+    assert context.cache.recovered_from.exists()
+    assert window.model.rowCount() == 0
+    assert "moved to" in window.statusBar().currentMessage()
+
+    window.close()
+    run_async(context.aclose())
