@@ -9,8 +9,13 @@ PySide6 is imported) to the first paint of the table's viewport after the window
   session, which imports the client (httpx, truststore) and keyring and signs in. Nothing
   listens at the session's loopback address, so it opens offline. The times until all 50,000
   users are in the table and until the session is open are reported too.
-The cases alternate, 5 runs each; the medians and their ratio are printed. Target: at most 2.
-Run with `python bench/ui_startup.py [--users N] [--runs N]`.
+The cases alternate, 5 runs each, after one untimed run of each; the medians and their ratio
+are printed. Target: at most 2.
+The children load Python's bytecode from a cache in a temporary folder (PYTHONPYCACHEPREFIX),
+filled by the untimed runs, as an installed LeafDesk loads the bytecode pip compiled at install.
+Without it, a checkout whose environment sets PYTHONDONTWRITEBYTECODE compiles every LeafDesk
+module in every run; `--compile-each-run` measures that way.
+Run with `python bench/ui_startup.py [--users N] [--runs N] [--compile-each-run]`.
 """
 
 from __future__ import annotations
@@ -101,10 +106,10 @@ def child_leafdesk(cache_file: Path) -> tuple[float, float, float]:
     return watcher.elapsed, all_rows[0], session[0]
 
 
-def run_case(case: str, cache_file: Path) -> list[float]:
+def run_case(case: str, cache_file: Path, environment: dict[str, str]) -> list[float]:
     output = subprocess.run(
         [sys.executable, __file__, "--child", case, "--cache", str(cache_file)],
-        check=True, capture_output=True, text=True,
+        check=True, capture_output=True, text=True, env=environment,
     ).stdout
     return [float(value) for value in output.strip().splitlines()[-1].split()]
 
@@ -115,6 +120,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--child", choices=("bare", "leafdesk"))
     parser.add_argument("--cache", type=Path)
+    parser.add_argument("--compile-each-run", action="store_true",
+                        help="keep the environment's bytecode setting and skip the untimed runs")
     options = parser.parse_args()
 
     if options.child == "bare":
@@ -132,13 +139,20 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="leafdesk-bench-cache-"))
     cache_file = write_cache(folder / "cache.sqlite3", options.users)
 
+    environment = dict(os.environ)
+    if not options.compile_each_run:
+        environment.pop("PYTHONDONTWRITEBYTECODE", None)
+        environment["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="leafdesk-bench-pyc-")
+        run_case("bare", cache_file, environment)
+        run_case("leafdesk", cache_file, environment)
+
     bare: list[float] = []
     first_screen: list[float] = []
     all_rows: list[float] = []
     session: list[float] = []
     for _ in range(options.runs):
-        bare.append(run_case("bare", cache_file)[0])
-        first, complete, opened = run_case("leafdesk", cache_file)
+        bare.append(run_case("bare", cache_file, environment)[0])
+        first, complete, opened = run_case("leafdesk", cache_file, environment)
         first_screen.append(first)
         all_rows.append(complete)
         session.append(opened)
