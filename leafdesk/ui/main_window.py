@@ -735,6 +735,21 @@ class MainWindow(QMainWindow):
         if row is not None and not same_user:
             self._load_credential(row)
 
+    def _reload_selected_user(self) -> None:
+        """Read the shown user's credential and events again, replacing an older error.
+
+        Selecting the same user again reloads nothing, so without this a credential or event
+        load that failed (an HTTP error, an offline spell) stayed on screen after refreshes.
+        """
+        shown = self.details.row
+        if shown is None:
+            return
+        row = self.model.row_for(shown.user.id) or shown
+        self._load_credential(row)
+        if self.event_log is not None:
+            self.event_log.set_user(row.user)
+            self.event_log.reload()
+
     def _history(self, row: UserRow) -> list[Any]:
         try:
             return self.context.cache.state_history(row.user.id)
@@ -848,6 +863,8 @@ class MainWindow(QMainWindow):
         operation = self.refresh_operation
         self.cancel_action.setEnabled(False)
         self._update_online_widgets()
+        # Queued after the rows that `_on_refreshed` queued, so it reads the refreshed row.
+        QTimer.singleShot(0, self._reload_selected_user)
         if operation is not None and operation.state is OperationState.CANCELLED:
             self.statusBar().showMessage(self.tr("Refresh cancelled; the users read so far "
                                                  "are kept."), 8000)

@@ -358,3 +358,28 @@ def test_dark_palette_readable(window, qapp, settle, artifact_dir):
         assert banner.message.palette().color(banner.message.foregroundRole()) == QColor("#e8eaed")
     finally:
         qapp.setPalette(original)
+
+
+def test_refresh_reloads_selected_user(window, sandbox, run_until):
+    row = first_row(window, lambda r: r.state.state is ConnectionState.CONNECTED)
+    window.select_user(row.user.id)
+    run_until(lambda: window.details.credential is not None)
+    run_until(lambda: window.event_log is not None and not window.event_log._loading)
+
+    # Leaf fails every call: the event log shows its error and the cached events, and the
+    # details drop to the cached fields, as after a failed re-check and an offline spell.
+    sandbox.faults(fault_rate=1.0, faults=["500"])
+    window.details.set_credential(None)
+    operation = window.event_log.reload()
+    run_until(lambda: not operation.running)
+    assert window.event_log.errors.isVisibleTo(window)
+    assert "local cache" in window.event_log.source_label.text()
+
+    sandbox.faults(fault_rate=0.0)
+    refresh = window.refresh()
+    run_until(lambda: not refresh.running, timeout=30)
+    run_until(lambda: window.details.credential is not None)
+    run_until(lambda: not window.event_log._loading
+              and "From Leaf" in window.event_log.source_label.text())
+    assert not window.event_log.errors.isVisibleTo(window)
+    assert window.details.credential_note.text() == ""
