@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from leafdesk.core.model import Environment, LeafUser, PanoramaCredential
-from leafdesk.ui.forms_fields import ToneLabel
+from leafdesk.ui.forms_fields import ToneLabel, literal_mnemonic_text
 
 
 def needs_typed_name(credential: PanoramaCredential | None) -> bool:
@@ -78,7 +78,7 @@ class RemovalConfirmation(QWidget):
         if self.requires_name:
             prompt = QLabel(
                 self.tr("This is a PRODUCTION credential. Type the user's name, {name}, to "
-                        "confirm:").format(name=user.name),
+                        "confirm:").format(name=literal_mnemonic_text(user.name)),
                 self,
             )
             prompt.setWordWrap(True)

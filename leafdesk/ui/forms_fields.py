@@ -136,6 +136,15 @@ class ToneLabel(QLabel):
             self._apply_tone()
 
 
+def literal_mnemonic_text(text: str) -> str:
+    """Return `text` with each "&" doubled, for a label with a buddy or a button title.
+
+    Qt reads a single "&" there as the marker of a keyboard mnemonic and hides it, so a name
+    such as "Land & Cattle" would show as "Land _Cattle".
+    """
+    return text.replace("&", "&&")
+
+
 def field_key(name: str) -> str:
     """Normalise a field name so `sharing_url_id`, `sharingUrlId` and `SharingUrlId` all match."""
     return name.replace("_", "").replace("-", "").lower()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from leafdesk.core.model import LeafUser, PanoramaCredential
 from leafdesk.ui.delete_dialog import DeleteDialog
@@ -180,3 +181,19 @@ def test_production_enter_cancels_wrong_name(open_dialog, qtbot):
     qtbot.keyClick(name_edit, Qt.Key.Key_Return)
     assert confirmations == []
     assert not dialog.isVisible()
+
+
+def test_production_prompt_keeps_ampersand(qtbot, artifact_dir):
+    user = LeafUser(id=USER.id, name="Aspen Ridge Land & Cattle")
+    dialog = DeleteDialog(None, user, _credential("PRODUCTION"))
+    qtbot.addWidget(dialog)
+    dialog.open()
+    prompt = dialog.confirmation.name_edit
+    labels = [label for label in dialog.findChildren(QLabel) if label.buddy() is prompt]
+    assert len(labels) == 1
+    # With a buddy, Qt shows "&&" as one "&" and would take a single "&" as a mnemonic.
+    assert "Aspen Ridge Land && Cattle, to confirm" in labels[0].text()
+    dialog.grab().save(str(artifact_dir / "delete_dialog_ampersand.png"))
+
+    qtbot.keyClicks(prompt, "Aspen Ridge Land & Cattle")
+    assert dialog.delete_button.isEnabled()
