@@ -27,7 +27,10 @@ class PresetPicker(QComboBox):
         self.addItem(self.tr("None: type the partner login below"), None)
         for index, preset in enumerate(self.presets):
             environment = str(getattr(preset, "client_environment", "") or "")
-            label = f"{preset.name} ({environment})" if environment else preset.name
+            label = preset.name
+            # A name may already end in its environment, as the demo presets' names do.
+            if environment and f"({environment.upper()})" not in preset.name.upper():
+                label = f"{preset.name} ({environment})"
             self.addItem(label, index)
         self.setEnabled(bool(self.presets))
         if not self.presets:

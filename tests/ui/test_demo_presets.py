@@ -82,3 +82,17 @@ def test_demo_fills_one_click_from_preset(sandbox, run_until, run_async, tmp_pat
         window.close()
         controller.demo_handles.clear()  # the sandbox belongs to the test session
         run_async(controller.shutdown())
+
+
+def test_preset_picker_names_environment_once(qtbot):
+    from leafdesk.core.model import Environment
+    from leafdesk.ui.forms_presets import PresetPicker
+
+    presets = [PartnerPreset(DEMO_PRESET_NAMES["STAGE"], "client", "partner@example.org", "share",
+                             client_environment=Environment.STAGE),
+               PartnerPreset("Co-op partner", "client", "partner@example.org", "share",
+                             client_environment=Environment.PRODUCTION)]
+    picker = PresetPicker(presets)
+    qtbot.addWidget(picker)
+    assert picker.itemText(1) == "Demo sandbox partner (STAGE)"
+    assert picker.itemText(2) == "Co-op partner (PRODUCTION)"
