@@ -81,9 +81,10 @@ log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 30
 # Users read first from the cache at start, enough to fill the first screen. The rest follow
 # in the next loop iteration, after the window has painted.
-# TODO: with 50,000 cached users the window still paints its first screen later than twice a
-# bare PySide6 window takes (bench/ui_startup.py). Before that paint still come asyncio and
-# qasync and the window's modules; bench/README.md gives their times.
+# TODO: with 50,000 cached users the window still paints its first screen about 2.2 times as
+# late as a bare PySide6 window (bench/ui_startup.py), against a target of 2. Before that paint
+# still come asyncio and qasync, the leafdesk package's version lookup (importlib.metadata) and
+# the window's modules with the Qt enums they create; bench/README.md gives their times.
 FIRST_SCREEN_ROWS = 200
 REST_OF_ROWS_DELAY_MS = 500
 # The next step is too wide to show beside the other columns; its tooltip and the details
