@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 
 from leafdesk.core.cache import CacheError
 from leafdesk.core.errors import LeafError, OfflineError
-from leafdesk.core.model import UserRow
+from leafdesk.core.model import ConnectionState, UserRow
 from leafdesk.ui import aio
 from leafdesk.ui.details_panel import DetailsPanel
 from leafdesk.ui.offline_banner import OfflineBanner
@@ -902,7 +902,8 @@ class MainWindow(QMainWindow):
         self._track_user_operation(ids, operation)
         return operation
 
-    def _on_users_rechecked(self, result: Any, confirmation: str = "") -> None:
+    def _on_users_rechecked(self, result: Any, confirmation: str = "",
+                            verdict_pending: bool = False) -> None:
         error = getattr(result, "error", None)
         if isinstance(error, OfflineError):
             self._enter_offline(datetime.now(timezone.utc), error)
@@ -911,7 +912,7 @@ class MainWindow(QMainWindow):
         self.model.update_rows(rows)
         failures = getattr(result, "failures", {}) or {}
         self._report_user_failures(failures, self.tr("re-check the Panorama connection"))
-        self._confirm_rechecked(rows, failures, confirmation)
+        self._confirm_rechecked(rows, failures, confirmation, verdict_pending)
         shown = self.details.row
         if shown is not None:
             self._load_credential(self.model.row_for(shown.user.id) or shown)
@@ -925,10 +926,14 @@ class MainWindow(QMainWindow):
             self.event_log.reload()
 
     def _confirm_rechecked(self, rows: list[UserRow], failures: dict[str, Any],
-                           confirmation: str = "") -> None:
+                           confirmation: str = "", verdict_pending: bool = False) -> None:
         """Say in the status bar what a re-check found, for a user who may no longer be shown."""
         read = [row for row in rows if row.user.id not in failures]
-        if len(read) == 1:
+        if len(read) == 1 and verdict_pending \
+                and read[0].state.state is ConnectionState.CONNECTED:
+            found = self.tr("Leaf accepted the credential of {name} and is checking it with "
+                            "Panorama…").format(name=read[0].user.name)
+        elif len(read) == 1:
             found = self.tr("{name} is now: {state}.").format(name=read[0].user.name,
                                                              state=state_text(read[0].state))
         elif read:
@@ -1006,8 +1011,10 @@ class MainWindow(QMainWindow):
         dialog = ManualDialog(self, self.context.connect, row.user, existing,
                               presets=list(self.context.settings.presets),
                               secrets=self.context.secrets)
-        dialog.saved.connect(lambda _credential: self._recheck_ids([row.user.id]))
-        dialog.checked.connect(lambda _credential: self._recheck_ids([row.user.id]))
+        dialog.saved.connect(lambda _credential: self._recheck_ids(
+            [row.user.id], verdict_pending=dialog.verdict_pending))
+        dialog.checked.connect(lambda _credential: self._recheck_ids(
+            [row.user.id], verdict_pending=dialog.verdict_pending))
         return self._open_dialog(dialog)
 
     def open_delete(self) -> QWidget | None:
@@ -1041,8 +1048,13 @@ class MainWindow(QMainWindow):
         self._recheck_ids([row.user.id], confirmation=self.tr(
             "Deleted the Panorama credential of {name}.").format(name=row.user.name))
 
-    def _recheck_ids(self, ids: list[str], confirmation: str = "") -> None:
-        """Re-check users after a change; `confirmation` opens the status message that follows."""
+    def _recheck_ids(self, ids: list[str], confirmation: str = "", *,
+                     verdict_pending: bool = False) -> None:
+        """Re-check users after a change; `confirmation` opens the status message that follows.
+
+        `verdict_pending` means Leaf has not tried a new manual credential with Panorama yet, so
+        an OK status is reported as being checked rather than as Connected.
+        """
         if not self.online:
             return
         sync = self.context.sync
@@ -1050,7 +1062,7 @@ class MainWindow(QMainWindow):
                               lambda progress: sync.refresh_users(ids, progress=progress),
                               action=self.tr("re-check the Panorama connection"))
         operation.succeeded.connect(
-            lambda result: self._on_users_rechecked(result, confirmation))
+            lambda result: self._on_users_rechecked(result, confirmation, verdict_pending))
         operation.failed.connect(self._on_operation_failed)
         self._track_user_operation(ids, operation)
 

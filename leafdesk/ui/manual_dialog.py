@@ -80,6 +80,9 @@ class ManualDialog(QDialog):
         # The status checks after a save run apart from `tasks`, so Close is never blocked by them.
         self.check_tasks = FormTasks()
         self.saved_credential: PanoramaCredential | None = None
+        # True from a save until a re-read brings a status other than OK or the last re-read
+        # comes back: until then an OK status only means Leaf has not tried the credential yet.
+        self.verdict_pending = False
         self.setWindowTitle(self.tr("Enter Panorama credentials for {name}").format(name=user.name))
         self.setMinimumWidth(560)
 
@@ -266,6 +269,7 @@ class ManualDialog(QDialog):
         self.password.clear()
         self.refresh_token.clear()
         self.saved_credential = credential
+        self.verdict_pending = True
         self.saved.emit(credential)
         self._show_accepted()
         self.check_tasks.start(self._watch_status(), self._on_watch_ended, self._on_check_failed,
@@ -292,15 +296,18 @@ class ManualDialog(QDialog):
     async def _watch_status(self) -> PanoramaCredential | None:
         """Read the credential after each delay; stop early once Panorama's verdict is not OK."""
         credential = self.saved_credential
-        for delay in self.RECHECK_DELAYS:
+        for number, delay in enumerate(self.RECHECK_DELAYS, start=1):
             await asyncio.sleep(delay)
             credential = await self.connect_service.client.get_panorama_credential(self.user.id)
+            connected = derive_state(credential.status if credential else None,
+                                     has_credential=credential is not None).state \
+                is ConnectionState.CONNECTED
+            self.verdict_pending = connected and number < len(self.RECHECK_DELAYS)
             self._show_status(credential, final=False)
             self.checked.emit(credential)
-            if derive_state(credential.status if credential else None,
-                            has_credential=credential is not None).state \
-                    is not ConnectionState.CONNECTED:
+            if not connected:
                 break
+        self.verdict_pending = False
         return credential
 
     def _show_status(self, credential: PanoramaCredential | None, *, final: bool) -> None:
@@ -310,6 +317,12 @@ class ManualDialog(QDialog):
             # rstrip: a name such as "Grain Co." already ends the sentence.
             text = self.tr("Checked at {time}: Leaf no longer has a Panorama credential for "
                            "{name}.").format(time=time, name=self.user.name.rstrip("."))
+        elif self.verdict_pending:
+            # Leaf returns OK for a create before Panorama has seen the credential, so an OK
+            # read this early says nothing yet about the partner login.
+            self.result.set_tone("")
+            text = self.tr("Checked at {time}: Leaf accepted the credential and is checking it "
+                           "with Panorama…").format(time=time)
         else:
             view = derive_state(credential.status, has_credential=True)
             tone = {ConnectionState.CONNECTED: "success",
@@ -332,6 +345,7 @@ class ManualDialog(QDialog):
         self._show_status(credential, final=True)
 
     def _on_check_failed(self, error: LeafError) -> None:
+        self.verdict_pending = False
         self.progress.setVisible(False)
         self.result.set_tone("warning")
         self.result.setText(self.tr(

@@ -383,3 +383,23 @@ def test_refresh_reloads_selected_user(window, sandbox, run_until):
               and "From Leaf" in window.event_log.source_label.text())
     assert not window.event_log.errors.isVisibleTo(window)
     assert window.details.credential_note.text() == ""
+
+
+def test_manual_save_status_not_connected_early(window, sandbox, run_until):
+    row = first_row(window, lambda r: r.state.state is ConnectionState.NOT_CONNECTED)
+    window.select_user(row.user.id)
+    dialog = window.open_manual()
+    dialog.RECHECK_DELAYS = (30.0,)
+    partner = sandbox.demo.partners["STAGE"]
+    dialog.client_id.setText(partner.client_id)
+    dialog.username.setText(partner.username)
+    dialog.password.setText("not-the-partner-password")
+    dialog.organization_code.setText("PP-TEST01")
+    dialog.refresh_token.setText("refresh-token-from-cognito")
+    dialog.environment.setCurrentIndex(dialog.environment.findData("STAGE"))
+    dialog.submit_button.click()
+
+    # Leaf answers the create with OK before it has tried the partner login with Panorama.
+    run_until(lambda: "checking it with Panorama" in window.statusBar().currentMessage())
+    assert "Connected" not in window.statusBar().currentMessage()
+    dialog.close()

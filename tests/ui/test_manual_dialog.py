@@ -429,3 +429,30 @@ def test_preset_environment_mismatch_warns(make_dialog, unconnected_user, sandbo
 
     dialog.client_id.setText("another-client-id")
     assert dialog.form.warning_text("client_environment") == ""
+
+
+def test_ok_before_verdict_shown_neutral(make_dialog, unconnected_user, sandbox, run_async):
+    dialog = make_dialog(unconnected_user)
+    _fill(dialog, sandbox)
+    shown: list[tuple[str, str, bool]] = []
+    dialog.checked.connect(lambda _credential: shown.append(
+        (dialog.result.text(), dialog.result.tone(), dialog.verdict_pending)))
+
+    async def steps():
+        dialog.submit_button.click()
+        await until(lambda: "stopped checking" in dialog.result.text()
+                    or not dialog.errors.isHidden())
+
+    run_async(steps())
+    assert dialog.errors.isHidden(), dialog.errors.sentence.text()
+    # The first read comes before Leaf has tried the credential with Panorama.
+    first_text, first_tone, first_pending = shown[0]
+    assert dialog.checked_credentials[0].status == "OK"
+    assert first_pending
+    assert "Leaf accepted the credential and is checking it with Panorama" in first_text
+    assert "Connected" not in first_text
+    assert "Nothing to do" not in first_text
+    assert first_tone == ""
+    # The last read of an OK credential is the verdict.
+    assert not dialog.verdict_pending
+    assert "Connected" in dialog.result.text()
