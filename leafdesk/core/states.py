@@ -6,8 +6,10 @@ Everything that shows a state (the window, the terminal, the cache when it rebui
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from leafdesk.core.events import EventDescription
 from leafdesk.core.model import (
     Actor,
     ConnectionState,
@@ -67,6 +69,18 @@ _BY_STATUS: dict[str, tuple[ConnectionState, Actor, str, str]] = {
 
 _ATTENTION_FREE = frozenset({ConnectionState.CONNECTED})
 
+# Failures of the partner's own login or app client, which the grower cannot fix. They are
+# matched on `describe_event`'s titles, because Cognito's NotAuthorizedException alone covers
+# expired and revoked refresh tokens too.
+_PARTNER_LOGIN_TITLES = frozenset({"Partner login rejected", "Panorama user not found"})
+_APP_CLIENT_ERRORS = frozenset({"ResourceNotFoundException", "invalid_client",
+                                "unauthorized_client"})
+# States that a broken partner login or app client may explain. Connected and Not connected
+# are left alone: the first contradicts a failing sign-in and the second has no credential.
+_REFINABLE = frozenset({ConnectionState.NEEDS_REAUTHORIZATION, ConnectionState.UNKNOWN,
+                        ConnectionState.PROVIDER_UNAVAILABLE,
+                        ConnectionState.MISSING_PERMISSION})
+
 
 def derive_state(
     status: str | None,
@@ -119,6 +133,49 @@ def derive_state(
         next_step="Connect with one-click, or enter the Panorama credential by hand.",
         checked_at=checked_at,
     )
+
+
+def refine_state(view: StateView, latest_event: EventDescription | None) -> StateView:
+    """Return `view` with who acts and the next step corrected by the credential's newest event.
+
+    Leaf's status tells only that Panorama rejects the credential. When the newest event (as
+    `describe_event` returns it) shows Panorama rejecting the partner login or not knowing the
+    partner app client, the fix is the staff's, in the manual form or the partner preset, and
+    asking the grower to approve sharing again would not help. Otherwise `view` is returned as
+    it is.
+    """
+    if latest_event is None or latest_event.succeeded or view.state not in _REFINABLE:
+        return view
+
+    if latest_event.title in _PARTNER_LOGIN_TITLES:
+        return replace(
+            view,
+            actor=Actor.STAFF,
+            summary=(
+                "Panorama rejected the partner username or password that this credential was "
+                "created with, so Leaf cannot sign in with it."
+            ),
+            next_step=(
+                "Correct the partner username and password in the partner preset (Settings) "
+                "or in the manual form, then enter the credential again. The grower need not "
+                "do anything."
+            ),
+        )
+    if latest_event.error_type in _APP_CLIENT_ERRORS:
+        return replace(
+            view,
+            actor=Actor.STAFF,
+            summary=(
+                "Panorama does not know the partner app client this credential was created "
+                "with: the client id is wrong or belongs to the other environment."
+            ),
+            next_step=(
+                "Correct the client id or the environment in the partner preset (Settings) or "
+                "in the manual form, then enter the credential again. The grower need not do "
+                "anything."
+            ),
+        )
+    return view
 
 
 def needs_attention(view: StateView) -> bool:

@@ -30,7 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from leafdesk.core.events import EventDescription
 from leafdesk.core.model import ConnectionState, PanoramaCredential, Secret, UserRow
+from leafdesk.core.states import refine_state
 from leafdesk.ui.presentation import (
     actor_label,
     format_time,
@@ -123,6 +125,8 @@ class DetailsPanel(QWidget):
         self._online = True
         self._offline_reason = ""
         self._busy = False
+        # The newest credential event and the Leaf user id it belongs to.
+        self._latest_event: tuple[str, EventDescription | None] | None = None
 
         content = QWidget(self)
         self._build(content)
@@ -279,12 +283,29 @@ class DetailsPanel(QWidget):
         if row is None:
             return
 
-        user, view = row.user, row.state
+        user = row.user
         self.title.setText(user.name)
         parts = [part for part in (user.email, user.external_id) if part]
         parts.append(self.tr("Leaf user id {id}").format(id=user.id))
         # One part a line: joined on one line, an e-mail and an id would not fit side by side.
         self.subtitle.setText("\n".join(parts))
+        self._show_state()
+        self._show_credential(row, credential)
+        self._show_history(history)
+        self._update_actions()
+
+    def set_latest_event(self, user_id: str, latest: EventDescription | None) -> None:
+        """Take the newest credential event of `user_id`, which may change who must act."""
+        self._latest_event = (user_id, latest)
+        if self.row is not None and self.row.user.id == user_id:
+            self._show_state()
+
+    def _show_state(self) -> None:
+        if self.row is None:
+            return
+        view = self.row.state
+        if self._latest_event is not None and self._latest_event[0] == self.row.user.id:
+            view = refine_state(view, self._latest_event[1])
 
         self.state_icon.setPixmap(state_icon(view.state).pixmap(32, 32))
         self.state_icon.setAccessibleName(state_text(view))
@@ -303,10 +324,6 @@ class DetailsPanel(QWidget):
         else:
             checked = self.tr("Last checked {time}.").format(time=format_time(view.checked_at))
         self.checked.setText(checked)
-
-        self._show_credential(row, credential)
-        self._show_history(history)
-        self._update_actions()
 
     def set_credential(self, credential: PanoramaCredential | None) -> None:
         """Show the credential read from Leaf for the current user."""

@@ -44,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from leafdesk.core.cache import CacheError
 from leafdesk.core.errors import LeafError, OfflineError
+from leafdesk.core.events import EventDescription, describe_event
 from leafdesk.core.model import ConnectionState, UserRow
 from leafdesk.ui import aio
 from leafdesk.ui.details_panel import DetailsPanel
@@ -381,6 +382,7 @@ class MainWindow(QMainWindow):
         self.main_splitter.replaceWidget(self.main_splitter.indexOf(placeholder), view)
         placeholder.deleteLater()
         self.event_log = view
+        view.loaded.connect(self._on_events_loaded)
         view.set_online(self.online)
         row = self.current_row()
         if row is not None:
@@ -726,6 +728,9 @@ class MainWindow(QMainWindow):
         credential = self.details.credential if same_user else None
         if credential is not None and not _same_credential(row, credential):
             credential = None  # deleted or replaced since it was read
+        if row is not None and not same_user:
+            # Until the event log has loaded, the cached events tell who must act.
+            self.details.set_latest_event(row.user.id, self._cached_latest_event(row.user.id))
         self.details.show_row(row, credential, history)
         self._update_user_actions()
 
@@ -750,6 +755,22 @@ class MainWindow(QMainWindow):
         if self.event_log is not None:
             self.event_log.set_user(row.user)
             self.event_log.reload()
+
+    def _cached_latest_event(self, user_id: str) -> EventDescription | None:
+        try:
+            events = self.context.cache.load_events(user_id)
+        except Exception:  # noqa: BLE001 - the cached event only refines the advice shown
+            log.warning("Could not read the cached events of %s", user_id, exc_info=True)
+            return None
+        return describe_event(events[0]) if events else None
+
+    def _on_events_loaded(self, _count: int) -> None:
+        view = self.event_log
+        if view is None or view.user is None:
+            return
+        rows = view.model.rows()  # newest first
+        latest = describe_event(rows[0].event) if rows else None
+        self.details.set_latest_event(view.user.id, latest)
 
     def _history(self, row: UserRow) -> list[Any]:
         try:

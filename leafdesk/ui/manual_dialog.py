@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from leafdesk.core.errors import LeafError, ValidationError
+from leafdesk.core.events import EventDescription, describe_event
 from leafdesk.core.model import ConnectionState, LeafUser, PanoramaCredential
-from leafdesk.core.states import derive_state, state_label
+from leafdesk.core.states import derive_state, refine_state, state_label
 from leafdesk.core.validation import validate_manual
 from leafdesk.ui.forms_confirm import RemovalConfirmation
 from leafdesk.ui.forms_fields import (
@@ -83,6 +84,8 @@ class ManualDialog(QDialog):
         # True from a save until a re-read brings a status other than OK or the last re-read
         # comes back: until then an OK status only means Leaf has not tried the credential yet.
         self.verdict_pending = False
+        # The newest event of the saved credential, read when its status is not OK.
+        self.latest_event: EventDescription | None = None
         self.setWindowTitle(self.tr("Enter Panorama credentials for {name}").format(name=user.name))
         self.setMinimumWidth(560)
 
@@ -303,12 +306,27 @@ class ManualDialog(QDialog):
                                      has_credential=credential is not None).state \
                 is ConnectionState.CONNECTED
             self.verdict_pending = connected and number < len(self.RECHECK_DELAYS)
+            if credential is not None and not connected:
+                self.latest_event = await self._read_latest_event()
             self._show_status(credential, final=False)
             self.checked.emit(credential)
             if not connected:
                 break
         self.verdict_pending = False
         return credential
+
+    async def _read_latest_event(self) -> EventDescription | None:
+        # The events tell a rejected partner login apart from a grower's revoked sharing.
+        try:
+            events = await self.connect_service.client.list_panorama_events(self.user.id)
+        except LeafError as error:
+            log.info("Could not read the events of Leaf user %s: %s", self.user.id,
+                     error.sentence())
+            return None
+        dated = [event for event in events if event.created_date is not None]
+        if not dated:
+            return None
+        return describe_event(max(dated, key=lambda event: event.created_date))
 
     def _show_status(self, credential: PanoramaCredential | None, *, final: bool) -> None:
         time = datetime.now().strftime("%H:%M:%S")
@@ -324,7 +342,8 @@ class ManualDialog(QDialog):
             text = self.tr("Checked at {time}: Leaf accepted the credential and is checking it "
                            "with Panorama…").format(time=time)
         else:
-            view = derive_state(credential.status, has_credential=True)
+            view = refine_state(derive_state(credential.status, has_credential=True),
+                                self.latest_event)
             tone = {ConnectionState.CONNECTED: "success",
                     ConnectionState.NEEDS_REAUTHORIZATION: "error",
                     ConnectionState.MISSING_PERMISSION: "error"}.get(view.state, "warning")

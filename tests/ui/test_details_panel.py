@@ -159,3 +159,31 @@ def test_first_connection_not_healed(window, sandbox, run_async, run_until):
     assert not any("Healed" in line for line in lines)
     assert lines[-1].endswith("First seen: Not connected")
     assert window.details.timeline_note.text().startswith("Since LeafDesk began watching on ")
+
+
+def test_rejected_partner_login_advice(window, sandbox, app_context, run_async, run_until,
+                                       settle, artifact_dir):
+    from leafdesk.core.validation import validate_manual
+
+    row = first_row(window, lambda r: r.state.state is ConnectionState.NOT_CONNECTED)
+    partner = sandbox.demo.partners["STAGE"]
+    data = validate_manual(client_id=partner.client_id, username=partner.username,
+                           password="not-the-partner-password", organization_code="PP-TEST01",
+                           refresh_token="refresh-token-from-cognito", client_environment="STAGE")
+    run_async(app_context.connect.create_manual(row.user, data))
+    # Leaf's background check rejects the partner login a few sandbox seconds later.
+    sandbox.advance_clock(10)
+    operation = window.refresh()
+    run_until(lambda: not operation.running, timeout=30)
+    run_until(lambda: window.model.row_for(row.user.id).state.state
+              is ConnectionState.NEEDS_REAUTHORIZATION)
+
+    window.select_user(row.user.id)
+    run_until(lambda: window.event_log.load_operation is not None
+              and not window.event_log.load_operation.running)
+    settle(0.2)
+    details = window.details
+    assert details.actor.text() == "Who must act: Staff"
+    assert "partner username and password" in details.next_step.text()
+    assert "approve sharing" not in details.next_step.text()
+    details.grab().save(str(artifact_dir / "details_partner_login_rejected.png"))

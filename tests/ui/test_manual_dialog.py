@@ -456,3 +456,23 @@ def test_ok_before_verdict_shown_neutral(make_dialog, unconnected_user, sandbox,
     # The last read of an OK credential is the verdict.
     assert not dialog.verdict_pending
     assert "Connected" in dialog.result.text()
+
+
+def test_wrong_partner_password_advice(make_dialog, unconnected_user, sandbox, run_async):
+    dialog = make_dialog(unconnected_user)
+    dialog.RECHECK_DELAYS = (0.5, 0.5, 0.5)
+    _fill(dialog, sandbox)
+    dialog.password.setText("not-the-partner-password")
+
+    async def steps():
+        dialog.submit_button.click()
+        await until(lambda: dialog.saved_credentials or not dialog.errors.isHidden())
+        assert dialog.errors.isHidden(), dialog.errors.sentence.text()
+        # Leaf's background check rejects the partner login a few sandbox seconds later.
+        await asyncio.to_thread(sandbox.advance_clock, 10)
+        await until(lambda: "stopped checking" in dialog.result.text())
+
+    run_async(steps())
+    assert dialog.checked_credentials[-1].status == "UNAUTHENTICATED"
+    assert "partner username and password" in dialog.result.text()
+    assert "approve sharing" not in dialog.result.text()
