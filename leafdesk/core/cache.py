@@ -237,6 +237,8 @@ class Cache:
         self.recovered_from: Path | None = None
         # False until `PRAGMA quick_check` has passed on this file (or the file was rebuilt).
         self.integrity_checked = check_integrity
+        # Counts the files moved aside, so a check that overlapped a rebuild can tell.
+        self._rebuilds = 0
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -260,8 +262,10 @@ class Cache:
 
         It reads through a second connection and takes no lock, so a worker thread can run it
         while other threads read and write the cache (WAL mode lets readers beside a writer).
-        A file that is not a database at all is reported as one problem.
+        A file that is not a database at all is reported as one problem. When `recover()` ran
+        while the check did, the file checked is gone and nothing is reported.
         """
+        rebuilds = self._rebuilds
         try:
             db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
             try:
@@ -271,7 +275,9 @@ class Cache:
         except sqlite3.DatabaseError as error:
             if not _is_corruption(error):
                 raise
-            return [str(error)]
+            problems = [str(error)]
+        if self._rebuilds != rebuilds:
+            return []
         if problems == ["ok"]:
             self.integrity_checked = True
             return []
@@ -294,6 +300,7 @@ class Cache:
                 # The damaged file stays in place, so keep reading what it still returns.
                 self._db = self._open(check_integrity=False)
                 raise
+            self._rebuilds += 1
             self.integrity_checked = True
             try:
                 self._db = self._open(check_integrity=True)

@@ -30,6 +30,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QColor, QGuiApplication, QIcon, 
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
@@ -72,6 +73,7 @@ from leafdesk.ui.window_state import WindowStateStore
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from pathlib import Path
     # The session module is imported when the session opens, after the first paint.
     from leafdesk.ui.session import AppContext
 
@@ -278,9 +280,11 @@ class MainWindow(QMainWindow):
         self.search_edit.setPlaceholderText(self.tr("Search name, e-mail, id, state… (Ctrl+F)"))
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setAccessibleName(self.tr("Search users"))
-        self.search_edit.setMinimumWidth(280)
+        self.search_edit.setMinimumWidth(220)
+        self.search_edit.setMaximumWidth(360)
         self.search_edit.textChanged.connect(self._on_search)
-        toolbar.addWidget(self.search_edit)
+        # The search field sits beside the summary strip rather than in the toolbar: in a narrow
+        # window the toolbar moves it into its overflow menu, where Ctrl+F cannot focus it.
 
     def _build_central(self) -> None:
         self.banner = OfflineBanner(self)
@@ -318,6 +322,8 @@ class MainWindow(QMainWindow):
             header.resizeSection(column, width)
         for column in HIDDEN_BY_DEFAULT:
             header.hideSection(column)
+        # State right after Name, so a narrow window still shows who is in which state.
+        header.moveSection(header.visualIndex(Column.STATE), header.visualIndex(Column.NAME) + 1)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._table_menu)
         self.table.selectionModel().selectionChanged.connect(self._on_selection_changed)
@@ -358,7 +364,10 @@ class MainWindow(QMainWindow):
         layout.setContentsMargins(4, 4, 4, 0)
         layout.setSpacing(4)
         layout.addWidget(self.banner)
-        layout.addWidget(self.summary)
+        filters = QHBoxLayout()
+        filters.addWidget(self.summary, 1)
+        filters.addWidget(self.search_edit, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(filters)
         layout.addWidget(self.main_splitter, 1)
         self.setCentralWidget(central)
 
@@ -563,12 +572,15 @@ class MainWindow(QMainWindow):
         if not self.rows_complete:
             self.load_from_cache()
         self._build_event_log()
+        recovered_before = cache.recovered_from
         if checked is None:
             self._start_session()
             return
-        aio.spawn(self._finish_cache_check(checked), name="check the offline cache")
+        aio.spawn(self._finish_cache_check(checked, recovered_before),
+                  name="check the offline cache")
 
-    async def _finish_cache_check(self, checked: Awaitable[list[str]]) -> None:
+    async def _finish_cache_check(self, checked: Awaitable[list[str]],
+                                  recovered_before: Path | None) -> None:
         # The session opens only after the check, so a sync never writes into a file that is
         # about to be moved aside.
         try:
@@ -585,6 +597,9 @@ class MainWindow(QMainWindow):
     # --- opening the session after the first paint ----------------------------------------
 
     def _start_session(self) -> None:
+        if self.context.cache.recovered_from is not recovered_before:
+            # A read met the damage first and the file checked was moved aside already.
+            problems = []
         opener, self._session_opener = self._session_opener, None
         if opener is None:
             return

@@ -408,3 +408,32 @@ def test_deferred_check_passes_sound_file(tmp_path):
         assert cache.integrity_checked
         assert len(cache.load_rows()) == 100
     assert not [p for p in tmp_path.iterdir() if "corrupt" in p.name]
+
+
+def test_check_overlapping_recover_ignored(tmp_path, monkeypatch):
+    # The check's connection opens the damaged file, then a read's recovery moves it aside
+    # before quick_check runs on it.
+    import leafdesk.core.cache as cache_module
+
+    path = tmp_path / "account.sqlite3"
+    _damaged_cache(path)
+    real_connect = sqlite3.connect
+    recoveries: list[str] = []
+
+    with Cache(path, check_integrity=False) as cache:
+        def connect_then_recover(*args, **kwargs):
+            db = real_connect(*args, **kwargs)
+            if not recoveries:
+                recoveries.append("started")  # recover() connects again
+                cache.recover("a read met the damage first")
+            return db
+
+        monkeypatch.setattr(cache_module.sqlite3, "connect", connect_then_recover)
+        problems = cache.check_integrity()
+        aside = cache.recovered_from
+
+    assert problems == []
+    assert recoveries == ["started"]
+    moved = [p.name for p in tmp_path.iterdir()
+             if ".corrupt-" in p.name and not p.name.endswith(("-wal", "-shm"))]
+    assert moved == [aside.name]

@@ -403,3 +403,28 @@ def test_manual_save_status_not_connected_early(window, sandbox, run_until):
     run_until(lambda: "checking it with Panorama" in window.statusBar().currentMessage())
     assert "Connected" not in window.statusBar().currentMessage()
     dialog.close()
+
+
+def test_small_window_search_state_summary(window, qtbot, settle, artifact_dir):
+    window.resize(800, 550)
+    settle(0.3)
+    window.table.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    settle(0.05)
+    assert window.search_edit.isVisible()
+    assert window.search_edit.hasFocus()
+
+    # Name and State come first and are in view.
+    header = window.table.horizontalHeader()
+    viewport_width = window.table.viewport().width()
+    for column in (Column.NAME, Column.STATE):
+        assert header.sectionViewportPosition(column) + header.sectionSize(column) \
+            <= viewport_width, column
+
+    # Each shown summary button has room for its whole label.
+    for state in (None, *ConnectionState):
+        button = window.summary.button(state)
+        if button.isVisible():
+            assert button.width() >= button.sizeHint().width(), button.text()
+            assert button.geometry().right() <= window.summary.width(), button.text()
+    window.grab().save(str(artifact_dir / "main_window_800x550.png"))
