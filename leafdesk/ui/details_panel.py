@@ -422,6 +422,11 @@ class DetailsPanel(QWidget):
             elif connected and previous is not ConnectionState.CONNECTED:
                 # Healing needs an earlier connection to heal from.
                 verb = self.tr("Healed: {state}") if ever_connected else self.tr("Connected")
+            elif state is ConnectionState.NOT_CONNECTED and previous not in (
+                    ConnectionState.NOT_CONNECTED, ConnectionState.WAITING_FOR_GROWER):
+                # Not connected after a credential state means the credential is gone, which
+                # a delete does; "Broke" would suggest Panorama rejected it.
+                verb = self.tr("Disconnected (credential deleted)")
             elif previous is ConnectionState.CONNECTED and not connected:
                 verb = self.tr("Broke: {state}")
             else:

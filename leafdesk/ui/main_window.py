@@ -72,8 +72,8 @@ from leafdesk.ui.window_state import WindowStateStore
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-
     from pathlib import Path
+
     # The session module is imported when the session opens, after the first paint.
     from leafdesk.ui.session import AppContext
 
@@ -564,6 +564,7 @@ class MainWindow(QMainWindow):
             return
         self._started_after_paint = True
         cache = self.context.cache
+        recovered_before = cache.recovered_from
         checked = None
         if not cache.integrity_checked:
             # Submitted now, so a worker thread checks the file while this one reads the rest
@@ -572,7 +573,6 @@ class MainWindow(QMainWindow):
         if not self.rows_complete:
             self.load_from_cache()
         self._build_event_log()
-        recovered_before = cache.recovered_from
         if checked is None:
             self._start_session()
             return
@@ -589,6 +589,9 @@ class MainWindow(QMainWindow):
             log.warning("Could not check the offline cache %s: %s", self.context.cache.path,
                         error)
             problems = []
+        if self.context.cache.recovered_from is not recovered_before:
+            # A read met the damage first and the file checked was moved aside already.
+            problems = []
         if problems:
             self._recover_cache(f"quick_check reported: {'; '.join(problems[:5])}")
             self.load_from_cache()
@@ -597,9 +600,6 @@ class MainWindow(QMainWindow):
     # --- opening the session after the first paint ----------------------------------------
 
     def _start_session(self) -> None:
-        if self.context.cache.recovered_from is not recovered_before:
-            # A read met the damage first and the file checked was moved aside already.
-            problems = []
         opener, self._session_opener = self._session_opener, None
         if opener is None:
             return
@@ -669,8 +669,12 @@ class MainWindow(QMainWindow):
             text = self.tr("Last sync {time}").format(time=format_time(complete.finished_at))
         if latest is not None and not latest.complete and (
                 complete is None or latest.finished_at > complete.finished_at):
-            text += self.tr("; a later refresh was stopped at {time}").format(
-                time=format_time(latest.finished_at))
+            if not self.online and self.context.session_open:
+                # A refresh that lost Leaf ends incomplete, as a cancelled one does.
+                later = self.tr("; a later refresh could not reach Leaf at {time}")
+            else:
+                later = self.tr("; a later refresh was stopped at {time}")
+            text += later.format(time=format_time(latest.finished_at))
         if latest is None:
             text = self.tr("Never synced")
         self.sync_label.setText(text)
@@ -1195,7 +1199,7 @@ class MainWindow(QMainWindow):
                 self.banner.show_check_result(self.tr(
                     "Still offline: {reason}, checked at {time}.").format(
                     reason=reason.rstrip("."),
-                    time=datetime.now().astimezone().strftime("%H:%M")))
+                    time=datetime.now().astimezone().strftime("%H:%M:%S")))
                 return
             finally:
                 self._reconnecting = False

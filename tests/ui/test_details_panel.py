@@ -136,6 +136,8 @@ def test_delete_clears_stale_credential(window, run_until, settle):
     assert details.credential_note.text() == "Leaf holds no Panorama credential for this user."
     # The event log was loaded again for the same user after the change.
     assert window.event_log.load_operation is not events_before
+    newest = details.timeline.item(0).text()
+    assert newest.endswith("Disconnected (credential deleted)"), newest
     assert "Deleted the Panorama credential" in window.statusBar().currentMessage()
 
 

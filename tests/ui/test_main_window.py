@@ -3,6 +3,7 @@ refresh under load, going offline and coming back, and remembered layout."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -304,8 +305,15 @@ def test_offline_mid_refresh_then_back(qtbot, run_async, run_until, settle, tmp_
         assert window.reconnect_timer.isActive()
         assert not window.refresh_action.isEnabled()
         assert window.refresh_action.toolTip() == window._offline_reason()
+        assert "a later refresh could not reach Leaf at" in window.sync_label.text()
         settle(0.2)
         window.grab().save(str(artifact_dir / "main_window_offline_mid_refresh.png"))
+
+        # Try again while Leaf is still down names the check's time to the second.
+        window.try_reconnect()
+        run_until(lambda: window.banner.check_result.text().startswith("Still offline"),
+                  timeout=30)
+        assert re.search(r"checked at \d\d:\d\d:\d\d\.$", window.banner.check_result.text())
 
         # Leaf answers again on the same address: the check brings the window back and it
         # refreshes by itself.
