@@ -53,6 +53,11 @@ from leafdesk.ui.main_window import colour_swatch
 
 log = logging.getLogger(__name__)
 
+# Colours handed to new accounts in turn, so two accounts never share one by default. Each is
+# dark enough to read as a band beside light text and bright enough beside dark text.
+ACCOUNT_COLOURS: tuple[str, ...] = (DEFAULT_ENVIRONMENT_COLOUR, "#1565c0", "#c62828", "#ef6c00",
+                                    "#6a1b9a", "#00838f")
+
 
 class _ListModel(QAbstractTableModel):
     """A table over a list of settings dataclasses, one row each; `columns` maps title -> text."""
@@ -164,6 +169,7 @@ class SettingsDialog(QDialog):
         self.account_colour.setAccessibleName(self.tr("Choose the account's colour"))
         self.account_colour.clicked.connect(self._choose_account_colour)
         self._account_colour_value = DEFAULT_ENVIRONMENT_COLOUR
+        self._colour_chosen = False
         form = QFormLayout()
         form.addRow(self.tr("Name:"), self.account_name)
         form.addRow(self.tr("Base URL:"), self.account_url)
@@ -173,7 +179,7 @@ class SettingsDialog(QDialog):
         colour_row.addStretch(1)
         form.addRow(QLabel(self.tr("Colour:"), page), colour_row)
 
-        add = QPushButton(self.tr("A&dd"), page)
+        self.add_account_button = add = QPushButton(self.tr("A&dd"), page)
         add.clicked.connect(self._add_account)
         update = QPushButton(self.tr("&Update"), page)
         update.clicked.connect(self._update_account)
@@ -204,9 +210,26 @@ class SettingsDialog(QDialog):
         """Return where the account's password is kept, in words for the accounts table."""
         if not account.remember:
             return self.tr("asked each time")
+        if not self._has_password(account.name):
+            return self.tr("not saved")
         if self.secrets.persistent:
             return self.tr("in the keychain")
         return self.tr("kept in memory until LeafDesk closes")
+
+    def _has_password(self, name: str) -> bool:
+        # A change in this dialog counts before the store, because it is saved only on OK.
+        key = (LEAF_PASSWORD, name)
+        if key in self.pending_secrets:
+            return bool(self.pending_secrets[key])
+        return self.secrets.get(LEAF_PASSWORD, name) is not None
+
+    def _next_free_colour(self) -> str:
+        """Return the first palette colour no account uses, so new accounts look different."""
+        used = {account.environment_colour.lower() for account in self.accounts}
+        for colour in ACCOUNT_COLOURS:
+            if colour.lower() not in used:
+                return colour
+        return ACCOUNT_COLOURS[len(self.accounts) % len(ACCOUNT_COLOURS)]
 
     def _show_account(self, current: QModelIndex, _previous: QModelIndex = QModelIndex()) -> None:
         if not current.isValid():
@@ -217,13 +240,16 @@ class SettingsDialog(QDialog):
         self.account_username.setText(account.username)
         self._set_account_colour(account.environment_colour)
 
-    def _set_account_colour(self, colour: str) -> None:
+    def _set_account_colour(self, colour: str, *, chosen: bool = False) -> None:
         self._account_colour_value = colour
+        # Only a colour the operator picked is kept when another account has it already.
+        self._colour_chosen = chosen
         self.account_colour.setIcon(colour_swatch(colour))
 
     def _choose_account_colour(self) -> None:
         dialog = QColorDialog(QColor(self._account_colour_value), self)
-        dialog.colorSelected.connect(lambda colour: self._set_account_colour(colour.name()))
+        dialog.colorSelected.connect(
+            lambda colour: self._set_account_colour(colour.name(), chosen=True))
         dialog.open()
 
     def _account_from_form(self) -> LeafAccount | None:
@@ -242,8 +268,13 @@ class SettingsDialog(QDialog):
         if any(existing.name == account.name for existing in self.accounts):
             self._say(self.tr("An account named {name} exists already.").format(name=account.name))
             return
+        if not self._colour_chosen and any(
+                existing.environment_colour.lower() == account.environment_colour.lower()
+                for existing in self.accounts):
+            account.environment_colour = self._next_free_colour()
         self.accounts.append(account)
         self.accounts_model.reset()
+        self._set_account_colour(self._next_free_colour())
         self._say("")
 
     def _update_account(self) -> None:

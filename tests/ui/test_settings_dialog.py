@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from PySide6.QtCore import Qt
 
 from leafdesk.core.secrets import LEAF_PASSWORD, PARTNER_PASSWORD, SecretStore
 from leafdesk.core.settings import LeafAccount, PartnerPreset, Settings, SettingsStore
@@ -109,3 +110,21 @@ def test_settings_tabs_grabbed(setup, settle, artifact_dir, tmp_path):
         dialog.tabs.setCurrentIndex(index)
         settle()
         dialog.grab().save(str(artifact_dir / f"settings_{name}.png"))
+
+
+def test_new_accounts_get_own_colour_and_no_password(setup):
+    _store, _settings, _secrets, dialog = setup
+    colours = [dialog.accounts[0].environment_colour]
+    for name in ("Test one", "Test two"):
+        dialog.account_name.setText(name)
+        dialog.account_username.setText("ops@example.org")
+        dialog.add_account_button.click()
+        colours.append(dialog.accounts[-1].environment_colour)
+    assert len(set(colours)) == 3, colours
+
+    model = dialog.accounts_view.model()
+    password_column = next(column for column in range(model.columnCount())
+                           if model.headerData(column, Qt.Orientation.Horizontal) == "Password")
+    # The account added here has no password yet; the first one has one.
+    assert model.index(2, password_column).data() == "not saved"
+    assert model.index(0, password_column).data() != "not saved"
