@@ -461,6 +461,10 @@ class EventLogView(QWidget):
             else:
                 text = self.tr("Offline: events from the local cache, as of {time}.").format(
                     time=when)
+            if any(not row.archived for row in rows):
+                # Without Leaf's answer, "Kept by" can only go by each event's age.
+                text += " " + self.tr("“Kept by: Leaf” means Leaf should still keep the "
+                                      "event, by its age; LeafDesk could not ask Leaf.")
             self.source_label.set_tone("warning")
         if archived:
             text += " " + self.tr("{count} shown from LeafDesk's local archive only, because Leaf "

@@ -156,6 +156,12 @@ def test_leaf_failure_falls_back_to_cache(view, run_async, sandbox, connected_us
     assert not view.errors.isHidden()
     assert connected_user.name in view.errors.sentence.text()
     assert "Could not get the events from Leaf: showing the local cache" in view.source_label.text()
+    # Rows marked "Leaf" are explained as a guess by age, not as Leaf's answer.
+    kept_by = {view.model.index(row, view.model.SOURCE).data()
+               for row in range(view.model.rowCount())}
+    assert "Leaf" in kept_by
+    assert "“Kept by: Leaf” means Leaf should still keep the event, by its age" \
+        in view.source_label.text()
 
 
 def test_filters_through_widgets(view, run_async, qtbot, artifact_dir):
