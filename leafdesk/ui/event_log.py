@@ -301,6 +301,13 @@ class EventLogView(QWidget):
         lines += ["", self.tr("Body"), pretty(event.body, event.raw_body) or self.tr("(empty)")]
         self.detail.setPlainText("\n".join(lines))
 
+    def _select_event(self, event_id: str) -> None:
+        for proxy_row in range(self.proxy.rowCount()):
+            row = self.proxy.index(proxy_row, 0).data(ROW_ROLE)
+            if row is not None and row.event.id == event_id:
+                self.table.selectRow(proxy_row)
+                return
+
     def selected_row(self) -> EventRow | None:
         rows = self.table.selectionModel().selectedRows()
         return rows[0].data(ROW_ROLE) if rows else None
@@ -425,8 +432,13 @@ class EventLogView(QWidget):
         at_leaf = seen if fetched is not None else None
         rows = build_rows(merged, at_leaf=at_leaf)
 
+        # Every refresh reloads the shown user's events, so keep the event the operator chose.
+        chosen = self.selected_row()
+        chosen_id = chosen.event.id if chosen is not None else None
         self.model.set_rows(rows)
         self._show_source(fetched is not None, rows, fetched_before=user.id in self._fetched_at)
+        if chosen_id is not None:
+            self._select_event(chosen_id)
         if rows and not self.table.selectionModel().hasSelection():
             self.table.selectRow(0)
         self.loaded.emit(len(rows))

@@ -405,3 +405,13 @@ def test_export_reports_file_and_count(view, run_async, tmp_path, artifact_dir):
     assert f"Exported {count} events to {path}." in view.export_label.text()
     assert "Open folder" in view.export_label.text()
     assert view.grab().save(str(artifact_dir / "event_log_exported.png"))
+
+
+def test_reload_keeps_chosen_event(view, run_async):
+    _load(view, run_async)
+    assert view.proxy.rowCount() >= 2
+    view.table.selectRow(1)
+    chosen = view.selected_row().event.id
+
+    _load(view, run_async)
+    assert view.selected_row().event.id == chosen
