@@ -86,12 +86,19 @@ def _start_demo(**options):
     return start_demo(**options)
 
 
+async def _start_demo_in_background(**options):
+    # Imported late: the sandbox and its web stack cost about 0.1 s to import, which the window's
+    # first paint should not wait for when no demo is asked for.
+    from leafdesk.demo import start_demo_in_background
+
+    return await start_demo_in_background(**options)
+
+
 def run_window(*, demo: bool = False) -> int:
     """Open the sign-in dialog (or the demo) and run the window until it closes."""
     from leafdesk.core.logsetup import configure_logging
     from leafdesk.core.secrets import SecretStore
     from leafdesk.core.settings import SettingsStore
-    from leafdesk.demo import start_demo_in_background
     from leafdesk.ui import aio
     from leafdesk.ui.app import LeafDeskApp, route_qt_messages_to_logging
     from leafdesk.ui.window_state import WindowStateStore
@@ -110,7 +117,7 @@ def run_window(*, demo: bool = False) -> int:
     controller = LeafDeskApp(
         settings_store=SettingsStore(),
         secrets=SecretStore(),
-        start_demo=start_demo_in_background,
+        start_demo=_start_demo_in_background,
         log_folder=log_file.parent,
         window_state=WindowStateStore(),
     )
