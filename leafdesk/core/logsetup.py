@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -101,7 +102,17 @@ def _masking_factory(base: Callable[..., logging.LogRecord]) -> Callable[..., lo
 
 
 class _RotatingFileHandler(logging.handlers.RotatingFileHandler):
-    """A rotating file handler that keeps writing to the current file when rotation fails."""
+    """A rotating file handler that keeps writing to the current file when rotation fails.
+
+    On POSIX systems each log file is readable by its owner only, because the log names Leaf
+    users and their e-mail addresses.
+    """
+
+    def _open(self):  # noqa: ANN202 - the base class's signature
+        stream = super()._open()
+        if os.name == "posix":
+            os.chmod(self.baseFilename, 0o600)
+        return stream
 
     def doRollover(self) -> None:
         try:

@@ -38,7 +38,8 @@ def config_dir() -> Path:
 def log_dir() -> Path:
     """Return the folder of the log files, creating it when missing."""
     path = platformdirs.user_log_path(APP_NAME, appauthor=False)
-    path.mkdir(parents=True, exist_ok=True)
+    # Owner-only on POSIX, like the log files in it; Windows profiles are private already.
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 
 

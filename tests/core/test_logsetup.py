@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import logging.handlers
+import os
+import stat
 
 import pytest
 
@@ -192,3 +194,14 @@ def test_log_file_rotates(monkeypatch):
     assert rotated[:2] == ["leafdesk.log", "leafdesk.log.1"]
     assert len(rotated) <= 1 + logsetup.LOG_BACKUP_COUNT
     assert path.stat().st_size <= 2000
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_log_file_owner_only():
+    log_path = configure_logging()
+    try:
+        logging.getLogger("leafdesk.test").warning("grower e-mail: someone@example.com")
+        assert stat.S_IMODE(log_path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(log_path.parent.stat().st_mode) == 0o700
+    finally:
+        shutdown_logging()
