@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-
-import keyring
-import keyring.backend
-import keyring.errors
-from keyring.backends import fail, null
+from typing import TYPE_CHECKING
 
 from leafdesk.core.model import Secret
+
+if TYPE_CHECKING:
+    import keyring.backend
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +48,46 @@ class SecretStore:
         self.service = service
         self._lock = threading.Lock()
         self._memory: dict[str, str] = {}
-        self._backend = backend if backend is not None else keyring.get_keyring()
-        self.persistent = True
-        self.warning: str | None = None
+        # The backend is resolved on first use: importing keyring and finding its backend takes
+        # about 90 ms, which the window's first paint from the offline cache should not wait for.
+        self._given_backend = backend
+        self._resolved_backend: keyring.backend.KeyringBackend | None = None
+        self._resolve_lock = threading.Lock()
+        self._persistent = True
+        self._warning: str | None = None
 
-        reason = _unusable_reason(self._backend)
+    @property
+    def _backend(self) -> keyring.backend.KeyringBackend:
+        if self._resolved_backend is None:
+            self._resolve_backend()
+        return self._resolved_backend
+
+    def _resolve_backend(self) -> None:
+        with self._resolve_lock:
+            if self._resolved_backend is not None:
+                return
+            if self._given_backend is not None:
+                backend = self._given_backend
+            else:
+                import keyring
+
+                backend = keyring.get_keyring()
+            self._resolved_backend = backend
+        reason = _unusable_reason(backend)
         if reason is not None:
             self._fall_back_to_memory(reason)
+
+    @property
+    def persistent(self) -> bool:
+        """False when secrets live in memory for this run only."""
+        self._backend  # noqa: B018 - resolving the backend decides this
+        return self._persistent
+
+    @property
+    def warning(self) -> str | None:
+        """A sentence for the window when no keychain is usable, else None."""
+        self._backend  # noqa: B018 - resolving the backend decides this
+        return self._warning
 
     @property
     def backend_name(self) -> str:
@@ -103,7 +135,7 @@ class SecretStore:
                 return
             try:
                 self._backend.delete_password(self.service, name)
-            except keyring.errors.PasswordDeleteError:
+            except _password_delete_error():
                 # keyring raises this for an entry that does not exist, the usual case here.
                 log.debug("No %s entry to delete for %r", kind, key)
             except Exception as error:  # noqa: BLE001 - as in get and set
@@ -139,8 +171,8 @@ class SecretStore:
 
     def _fall_back_to_memory(self, reason: str) -> None:
         # Called at most once per store, because every caller checks `persistent` first.
-        self.persistent = False
-        self.warning = NO_KEYCHAIN_WARNING
+        self._persistent = False
+        self._warning = NO_KEYCHAIN_WARNING
         log.warning(
             "No usable keychain (%s, backend %s); secrets stay in memory for this run",
             reason,
@@ -149,6 +181,12 @@ class SecretStore:
 
     def __repr__(self) -> str:
         return f"SecretStore(backend={self.backend_name!r}, persistent={self.persistent})"
+
+
+def _password_delete_error() -> type[Exception]:
+    import keyring.errors
+
+    return keyring.errors.PasswordDeleteError
 
 
 def _entry_name(kind: str, key: str) -> str:
@@ -160,6 +198,8 @@ def _entry_name(kind: str, key: str) -> str:
 
 
 def _unusable_reason(backend: keyring.backend.KeyringBackend) -> str | None:
+    from keyring.backends import fail, null
+
     if isinstance(backend, fail.Keyring):
         return "keyring found no recommended backend"
     if isinstance(backend, null.Keyring):

@@ -127,16 +127,15 @@ class LeafDeskApp(QObject):
     def _start_from_cache(self) -> bool:
         """Show the last account's cached users now and sign in after the first paint.
 
-        Returns False, having opened nothing, when there is no last account, its password is
-        not saved or its cache contains no users.
+        Returns False, having opened nothing, when there is no last account, it is not set to
+        remember its password, or its cache contains no users. A remembered password missing
+        from the keychain is found only after the paint; the sign-in dialog then opens over the
+        window.
         """
         from leafdesk.core.secrets import LEAF_PASSWORD
 
         account = self._last_account()
-        if account is None:
-            return False
-        password = self.secrets.get(LEAF_PASSWORD, account.name)
-        if not password:
+        if account is None or not account.remember:
             return False
         try:
             context = cached_context(account, settings_store=self.settings_store,
@@ -158,8 +157,13 @@ class LeafDeskApp(QObject):
         log.info("Starting account %r from its offline cache; signing in after the first paint",
                  account.name)
         self.context = context
+
+        def saved_password() -> str | None:
+            # Read after the first paint: the keychain lookup costs about 0.1 s at start.
+            return self.secrets.get(LEAF_PASSWORD, account.name)
+
         window = self._open_window(context, session_opener(
-            context, password, secrets=self.secrets, transport=self.transport))
+            context, saved_password, secrets=self.secrets, transport=self.transport))
         window.session_opened.connect(self._on_session_opened)
         window.session_failed.connect(lambda error: self._on_session_failed(account, error))
         return True
@@ -176,9 +180,15 @@ class LeafDeskApp(QObject):
     def _on_session_failed(self, account: LeafAccount, error: BaseException) -> None:
         # A wrong saved password or a TLS problem: the window keeps showing the cache, and the
         # sign-in dialog shows the error.
+        from leafdesk.ui.session import PasswordNotSavedError
         from leafdesk.ui.sign_in import sign_in_message
 
         dialog = self.show_sign_in(account.name)
+        if isinstance(error, PasswordNotSavedError):
+            dialog.show_message(self.tr(
+                "The password of {account} is not in the keychain any more. Enter it to sign "
+                "in; the window shows the offline cache meanwhile.").format(account=account.name))
+            return
         dialog.show_message(sign_in_message(error, account))
 
     def _watch_demo_failure(self, dialog: SignInDialog) -> None:

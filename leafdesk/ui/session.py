@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leafdesk.core.cache import Cache
+from leafdesk.core.errors import SignedOutError
 from leafdesk.core.paths import cache_path
 from leafdesk.core.settings import LeafAccount, Settings, SettingsStore
 
@@ -84,16 +85,22 @@ def cached_context(
                       settings=settings, online=False)
 
 
+class PasswordNotSavedError(SignedOutError):
+    """The account remembers its password, but the keychain no longer holds it."""
+
+
 def session_opener(
     context: AppContext,
-    password: str,
+    password: str | Callable[[], str | None],
     *,
     secrets: SecretStore | None = None,
     transport: Any = None,
 ) -> Callable[[], Awaitable[AppContext]]:
     """Return a function that opens the session of `context` (from `cached_context()`).
 
-    The session reuses the context's open cache. Without `secrets`, a `SecretStore` is made
+    The session reuses the context's open cache. `password` may be a function, called only when
+    the session opens, so that the keychain is read after the window's first paint; when it
+    returns nothing, opening raises `SignedOutError`. Without `secrets`, a `SecretStore` is made
     when the session opens, so keyring too is imported only then.
     """
 
@@ -103,7 +110,11 @@ def session_opener(
             from leafdesk.core.secrets import SecretStore
 
             store = SecretStore()
-        return await open_session(context.account, password,
+        secret = password() if callable(password) else password
+        if not secret:
+            raise PasswordNotSavedError("no password is saved for this account",
+                                        action="sign in to Leaf")
+        return await open_session(context.account, secret,
                                   settings_store=context.settings_store,
                                   settings=context.settings, secrets=store,
                                   transport=transport, cache=context.cache)

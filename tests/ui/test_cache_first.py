@@ -125,6 +125,27 @@ def test_wrong_saved_password_opens_sign_in(run_async, run_until, sandbox, sandb
     run_async(controller.shutdown())
 
 
+def test_missing_saved_password_opens_sign_in(run_async, run_until, sandbox, sandbox_account):
+    store = SettingsStore()
+    settings = Settings(accounts=[sandbox_account], last_account=sandbox_account.name)
+    store.save(settings)
+    fill_cache(run_async, sandbox_account, sandbox.demo.owner_password, store, settings)
+    secrets = SecretStore()  # the account remembers its password, but the keychain lost it
+
+    controller = LeafDeskApp(settings_store=store, secrets=secrets)
+    controller.start()
+    run_until(lambda: controller.sign_in is not None and controller.sign_in.isVisible(),
+              timeout=20)
+
+    assert "not in the keychain" in controller.sign_in.message.text()
+    assert controller.window.model.rowCount() == SANDBOX_USERS
+    assert not controller.window.context.session_open
+
+    controller.sign_in.close()
+    controller.window.close()
+    run_async(controller.shutdown())
+
+
 def _window_over_cache(cache_file, opened):
     """Return a cache-first window whose session opener only records that it ran."""
     account = LeafAccount("Cached", base_url="http://127.0.0.1:9",
