@@ -2,8 +2,8 @@
 
 None of these run PyInstaller, Inno Setup or Apple's tools: they read the spec, icons, plists,
 installer script and workflow, and run the spec against recording stand-ins for PyInstaller's
-build classes, so they take well under a second. Pillow and PyYAML, when installed (the
-`packaging` extra brings Pillow), add a second reading of the icons and the workflow.
+build classes, so they take well under a second. Pillow and PyYAML (both in the `test` extra)
+add a second reading of the icons and the workflow; without them those two tests are skipped.
 """
 
 from __future__ import annotations
