@@ -111,7 +111,6 @@ def run_window(*, demo: bool = False) -> int:
     app.setApplicationName("LeafDesk")
     app.setApplicationDisplayName("LeafDesk")
     app.setApplicationVersion(__version__)
-    aio.event_loop(app)
     _quit_on_interrupt(app)
 
     controller = LeafDeskApp(
@@ -121,6 +120,8 @@ def run_window(*, demo: bool = False) -> int:
         log_folder=log_file.parent,
         window_state=WindowStateStore(),
     )
+    # A window started from the cache paints before the event loop (asyncio and qasync) exists;
+    # run_forever() creates the loop when the window requests it after that paint.
     controller.start(demo=demo)
     status = aio.run_forever()
     aio.run_until_complete(controller.shutdown())

@@ -116,6 +116,9 @@ class LeafDeskApp(QObject):
         """Open the last account from its cache, else the sign-in dialog, or with `demo` the demo."""
         if not demo and self._start_from_cache():
             return
+        # The dialogs start tasks as soon as they open. The window from the cache creates the
+        # loop after its first paint instead (`aio.call_when_running`).
+        aio.event_loop()
         dialog = self.make_sign_in()
         if demo and self.start_demo is not None:
             dialog.try_demo()

@@ -84,10 +84,10 @@ log = logging.getLogger(__name__)
 RECONNECT_SECONDS = 30
 # Users read first from the cache at start, enough to fill the first screen. The rest follow
 # in the next loop iteration, after the window has painted.
-# TODO: with 50,000 cached users the window still paints its first screen about 2.2 times as
-# late as a bare PySide6 window (bench/ui_startup.py), against a target of 2. Before that paint
-# still come asyncio and qasync, the leafdesk package's version lookup (importlib.metadata) and
-# the window's modules with the Qt enums they create; bench/README.md gives their times.
+# NOTE: with 50,000 cached users the window paints its first screen 1.8 to 1.9 times as late as
+# a bare PySide6 window (bench/ui_startup.py, two runs), just under the target of 2. Most of
+# what still comes before that paint is the window's modules with the Qt enums they create;
+# bench/README.md gives their times. asyncio and qasync are imported after it.
 FIRST_SCREEN_ROWS = 200
 REST_OF_ROWS_DELAY_MS = 500
 # The next step is too wide to show beside the other columns; its tooltip and the details
@@ -176,7 +176,7 @@ class MainWindow(QMainWindow):
         if not self.rows_complete or self._session_opener is not None:
             # After the first paint of the table; a window never shown goes on shortly too.
             self.table.viewport().installEventFilter(self)
-            QTimer.singleShot(REST_OF_ROWS_DELAY_MS, self._after_first_paint)
+            QTimer.singleShot(REST_OF_ROWS_DELAY_MS, self._after_first_paint_when_running)
         else:
             self._after_first_paint()
         if not context.session_open:
@@ -533,7 +533,7 @@ class MainWindow(QMainWindow):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.Paint and watched is self.table.viewport():
             watched.removeEventFilter(self)
-            QTimer.singleShot(0, self._after_first_paint)
+            self._after_first_paint_when_running()
         return super().eventFilter(watched, event)
 
     def _read_cached_rows(self, limit: int | None = None) -> list[UserRow]:
@@ -558,6 +558,11 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(self.tr(
             "The offline cache was damaged and was moved to {name}; LeafDesk started an empty "
             "one, which the next refresh fills.").format(name=aside.name))
+
+    def _after_first_paint_when_running(self) -> None:
+        # Before this, nothing in the window needs asyncio, so `aio.run_forever()` creates the
+        # event loop (and imports asyncio and qasync) only now, after the first paint.
+        aio.call_when_running(self._after_first_paint)
 
     def _after_first_paint(self) -> None:
         if self._started_after_paint:

@@ -9,13 +9,12 @@ whichever operation it tracks.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal
 from PySide6.QtWidgets import (
@@ -29,6 +28,10 @@ from PySide6.QtWidgets import (
 
 from leafdesk.core.errors import CancelledByOperator, LeafError
 from leafdesk.ui import aio
+
+if TYPE_CHECKING:
+    # Imported where an operation runs, so the window paints before asyncio is imported.
+    import asyncio
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +174,8 @@ class Operation(QObject):
 
     async def wait(self) -> OperationState:
         """Wait until the operation has ended, however it ended, and return its final state."""
+        import asyncio
+
         if self._task is not None:
             await asyncio.shield(self._task)
         return self.state
@@ -180,6 +185,8 @@ class Operation(QObject):
         self.progressed.emit(done, total, failed, text)
 
     async def _run(self) -> None:
+        import asyncio
+
         try:
             self.result = await self._work(self._report)
         except (asyncio.CancelledError, CancelledByOperator):
