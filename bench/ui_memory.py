@@ -46,23 +46,14 @@ def child_bare() -> float:
 
 
 def child_leafdesk(cache_file: Path) -> float:
-    from ui_support import context_over_cache, isolate_folders
+    from ui_support import isolate_folders, show_full_window
 
     isolate_folders()
     from leafdesk.ui import aio
-    from leafdesk.ui.main_window import MainWindow
 
     app = aio.application(sys.argv[:1])
     aio.event_loop(app)
-    window = MainWindow(context_over_cache(cache_file))
-    window.show()
-    window.table.viewport().repaint()
-    # The window reads all but the first screen of users after its first paint.
-    while not window.rows_complete:
-        app.processEvents()
-    if window.model.rowCount() != window.context.cache.count_users():
-        raise SystemExit(f"the table contains {window.model.rowCount()} users, "
-                         f"expected {window.context.cache.count_users()}")
+    window = show_full_window(app, cache_file)
     while not window.model.prepare_search(5000):
         pass
     window.search_edit.setText("ranch")

@@ -1,6 +1,6 @@
-"""The longest event-loop stall of the window during a 2,000-user refresh, beside an idle loop.
+"""Maximum event-loop stall of the window during a 2,000-user refresh, beside an idle loop.
 
-A QTimer asks to fire every 5 ms; a stall is how much later than that a tick came. LeafDesk:
+A QTimer is set to fire every 5 ms. A stall is how much later than that a tick came. LeafDesk:
 the main window refreshes 2,000 users from a loopback sandbox (in its own process, ids only in
 user records so that each connected user costs one more GET) with the window's default
 concurrency, while the timer runs. Baseline: the same timer on the same window for the same

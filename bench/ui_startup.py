@@ -5,8 +5,8 @@ PySide6 is imported) to the first paint of the table's viewport after the window
 - baseline: a QMainWindow holding an empty QTableView;
 - LeafDesk: the main window over a cache of 50,000 users, its first screen of rows painted.
   The window starts as LeafDeskApp starts a saved account: it reads the first screen of users
-  from the cache, and right after the first paint it reads the other users and opens its
-  session, which imports the client (httpx, truststore) and keyring and signs in. Nothing
+  from the cache. Right after the first paint it reads the other users and opens its session,
+  which imports the client (httpx, truststore) and keyring and signs in. Nothing
   listens at the session's loopback address, so it opens offline. As in `leafdesk`, the event
   loop (asyncio and qasync) is created right after the first paint. The times until all 50,000
   users are in the table and until the session is open are reported too.

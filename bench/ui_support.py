@@ -36,11 +36,12 @@ def make_rows(count: int) -> list[UserRow]:
         )
         state = derive_state(status, has_credential=status is not None,
                              checked_at=now - timedelta(minutes=number % 90), now=now)
+        environment = "PRODUCTION" if number % 3 else "STAGE"
         rows.append(UserRow(
             user=user,
             state=state,
             organization_code=f"PP-{number:06d}" if status else None,
-            client_environment=("PRODUCTION" if number % 3 else "STAGE") if status else None,
+            client_environment=environment if status else None,
             connected_since=now - timedelta(days=number % 400) if status else None,
         ))
     return rows
@@ -85,6 +86,25 @@ def cache_first_window(cache_file: Path, base_url: str = "http://127.0.0.1:9"):
     context = cached_context(account, settings_store=SettingsStore(),
                              settings=Settings(accounts=[account]), cache_file=cache_file)
     return MainWindow(context, open_session=session_opener(context, "unused"))
+
+
+def show_full_window(app, cache_file: Path):
+    """Show the main window over `cache_file` and process events until all its users are in the table.
+
+    Raises SystemExit when the table's row count differs from the cache's user count.
+    """
+    from leafdesk.ui.main_window import MainWindow
+
+    window = MainWindow(context_over_cache(cache_file))
+    window.show()
+    window.table.viewport().repaint()
+    # The window reads all but the first screen of users after its first paint.
+    while not window.rows_complete:
+        app.processEvents()
+    if window.model.rowCount() != window.context.cache.count_users():
+        raise SystemExit(f"the table contains {window.model.rowCount()} users, "
+                         f"expected {window.context.cache.count_users()}")
+    return window
 
 
 def context_over_cache(cache_file: Path, base_url: str = "http://127.0.0.1:9", *,
