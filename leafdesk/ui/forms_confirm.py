@@ -76,9 +76,15 @@ class RemovalConfirmation(QWidget):
 
         self.name_edit: QLineEdit | None = None
         if self.requires_name:
+            if credential is not None and credential.client_environment:
+                reason = self.tr("This is a PRODUCTION credential.")
+            else:
+                # An unknown environment gets the PRODUCTION check but must not be called one.
+                reason = self.tr("LeafDesk does not know this credential's environment, so it "
+                                 "asks as for PRODUCTION.")
             prompt = QLabel(
-                self.tr("This is a PRODUCTION credential. Type the user's name, {name}, to "
-                        "confirm:").format(name=literal_mnemonic_text(user.name)),
+                reason + " " + self.tr("Type the user's name, {name}, to confirm:").format(
+                    name=literal_mnemonic_text(user.name)),
                 self,
             )
             prompt.setWordWrap(True)

@@ -197,3 +197,23 @@ def test_production_prompt_keeps_ampersand(qtbot, artifact_dir):
 
     qtbot.keyClicks(prompt, "Aspen Ridge Land & Cattle")
     assert dialog.delete_button.isEnabled()
+
+
+def _prompt_text(dialog: DeleteDialog) -> str:
+    prompt = dialog.confirmation.name_edit
+    labels = [label for label in dialog.findChildren(QLabel) if label.buddy() is prompt]
+    assert len(labels) == 1
+    return labels[0].text()
+
+
+def test_unknown_environment_not_called_production(open_dialog):
+    dialog, _ = open_dialog(None)
+    text = _prompt_text(dialog)
+    assert "PRODUCTION credential" not in text
+    assert "does not know this credential's environment" in text
+    assert "Prairie Wind Farms, to confirm" in text
+
+
+def test_production_prompt_names_production(open_dialog):
+    dialog, _ = open_dialog("PRODUCTION")
+    assert _prompt_text(dialog).startswith("This is a PRODUCTION credential.")
