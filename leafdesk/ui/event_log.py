@@ -70,22 +70,27 @@ def write_csv(path: Path, rows: list[EventRow]) -> int:
     a failed export never leaves half a file under that name.
     """
     partial = path.with_name(path.name + ".partial")
-    with partial.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_HEADER)
-        for row in rows:
-            when = row.when
-            writer.writerow([
-                when.astimezone(timezone.utc).isoformat(timespec="seconds") if when else "",
-                "" if row.event.status_code is None else row.event.status_code,
-                "succeeded" if row.succeeded else "failed",
-                _cell(row.title),
-                _cell(row.detail),
-                _cell(row.error_type or ""),
-                "local archive" if row.archived else "Leaf",
-                row.event.id,
-            ])
-    partial.replace(path)
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_HEADER)
+            for row in rows:
+                when = row.when
+                writer.writerow([
+                    when.astimezone(timezone.utc).isoformat(timespec="seconds") if when else "",
+                    "" if row.event.status_code is None else row.event.status_code,
+                    "succeeded" if row.succeeded else "failed",
+                    _cell(row.title),
+                    _cell(row.detail),
+                    _cell(row.error_type or ""),
+                    "local archive" if row.archived else "Leaf",
+                    row.event.id,
+                ])
+        partial.replace(path)
+    except BaseException:
+        # A failed export leaves neither the final file nor a stray ".partial" beside it.
+        partial.unlink(missing_ok=True)
+        raise
     return len(rows)
 
 
@@ -216,7 +221,6 @@ class EventLogView(QWidget):
         self.filter_row.addWidget(self.to_date)
         self.filter_row.addWidget(self.reload_button)
         self.filter_row.addWidget(self.export_button)
-
 
     def _build_table(self) -> None:
         self.table = QTableView(self)

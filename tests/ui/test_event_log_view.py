@@ -16,7 +16,7 @@ import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from leafdesk.core.model import CredentialEvent, CredentialSummary
-from leafdesk.ui.event_log import CSV_HEADER, EventLogView
+from leafdesk.ui.event_log import CSV_HEADER, EventLogView, write_csv
 from leafdesk.ui.event_log_model import EventLogModel
 from leafdesk.ui.operations import OperationState
 
@@ -415,3 +415,14 @@ def test_reload_keeps_chosen_event(view, run_async):
 
     _load(view, run_async)
     assert view.selected_row().event.id == chosen
+
+
+def test_csv_failure_removes_partial(tmp_path):
+    # The final name is a folder, so the last step (renaming the written file) fails.
+    target = tmp_path / "events.csv"
+    target.mkdir()
+    (target / "keep").write_text("x")
+    with pytest.raises(OSError):
+        write_csv(target, [])
+    assert not (tmp_path / "events.csv.partial").exists()
+    assert target.is_dir()
