@@ -188,8 +188,9 @@ class LeafClient:
         """Sign in to Leaf with the username and password and keep the token in memory.
 
         When a 200 response carries no readable token, the request is sent again within the
-        retry policy, as after a dropped connection. Raises `SignedOutError` when Leaf does not accept the username or
-        password, and `MalformedResponseError` when every response was damaged.
+        retry policy, as after a dropped connection. Raises `SignedOutError` when Leaf does not
+        accept the username or password, and `MalformedResponseError` when every response was
+        damaged.
         """
         action = "sign in to Leaf"
         retry = self._http.retry
@@ -203,10 +204,8 @@ class LeafClient:
                 break
             # Signing in changes nothing at Leaf, so a truncated or garbled body is as safe to
             # ask for again as a GET is.
-            delay = retry.backoff(attempt)
-            out_of_budget = (attempt >= retry.max_attempts
-                             or time.monotonic() - started + delay > retry.max_total)
-            if out_of_budget:
+            delay = retry.next_delay(attempt, started)
+            if delay is None:
                 raise MalformedResponseError(
                     "Leaf's response to the sign-in was damaged (it contained no token); "
                     "try again",
@@ -641,23 +640,21 @@ class LeafClient:
             "password": str(password),
             "sharingUrlId": sharing_url_id,
         }
-        wanted = (client_id, username, sharing_url_id)
+        expected = (client_id, username, sharing_url_id)
 
         try:
             reply = await self._call("POST", path, action=action, json_body=body)
         except OutcomeUnknownError as unknown:
             stored = await self._read_back_app_key(app_name, client_environment, unknown)
             if stored is not None:
-                if (stored.client_id, stored.username, stored.sharing_url_id) == wanted:
+                if _app_key_values(stored) == expected:
                     return stored
                 raise
             reply = await self._call("POST", path, action=action, json_body=body)
             if reply.status_code == 409:
                 # The first request arrived after the read-back.
                 stored = await self._read_back_app_key(app_name, client_environment, unknown)
-                if stored is not None and (
-                    stored.client_id, stored.username, stored.sharing_url_id
-                ) == wanted:
+                if stored is not None and _app_key_values(stored) == expected:
                     return stored
 
         _expect(reply, (200, 201), action=action)
@@ -980,9 +977,14 @@ def _credential_matches(credential: PanoramaCredential, data: ManualCredentialIn
     )
 
 
+def _app_key_values(key: AppKey) -> tuple[str, str, str]:
+    """Return the values a saved app key is compared on after an unanswered save."""
+    return (key.client_id, key.username, key.sharing_url_id)
+
+
 def parse_event(obj: Any, leaf_user_id: str, *,
                 action: str = "read a credential event") -> CredentialEvent:
-    """Build a CredentialEvent, decoding `headers` and `body` when they hold JSON.
+    """Build a CredentialEvent, decoding `headers` and `body` when they contain JSON.
 
     Leaf logs whole exchanges with Panorama, so headers and bodies can contain tokens and
     passwords. Those values are masked in both the decoded and the raw forms before the rest
@@ -1010,8 +1012,8 @@ def parse_event(obj: Any, leaf_user_id: str, *,
 def decode_embedded_json(value: Any) -> tuple[Any, str | None]:
     """Return (decoded, raw) for a field Leaf sends as a JSON string, secrets masked in both.
 
-    A string holding JSON decodes to that JSON; any other string is kept as text. A field that
-    already came as JSON (not as a string) is taken as decoded.
+    A string containing a JSON object or array decodes to that JSON, and any other string is
+    kept as text. A field that already came as JSON (not as a string) is taken as decoded.
     """
     if value is None:
         return None, None
@@ -1038,7 +1040,8 @@ def _status_code(value: Any) -> int | None:
     if isinstance(value, (float, str)):
         try:
             return int(float(value))
-        except ValueError:
+        except (ValueError, OverflowError):
+            # OverflowError: "Infinity" or 1e400 parse as an infinite float.
             return None
     return None
 

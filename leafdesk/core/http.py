@@ -98,6 +98,23 @@ class RetryPolicy:
         cap = min(self.max_delay, self.base_delay * (2 ** (retry_number - 1)))
         return random.uniform(0, cap)
 
+    def next_delay(
+        self, attempt: int, started: float, *, retry_after: float | None = None
+    ) -> float | None:
+        """Return the delay before the next try, or None when the budget is spent.
+
+        `attempt` counts the tries made so far and `started` is the `time.monotonic()` value
+        of the first one.
+        """
+        if attempt >= self.max_attempts:
+            return None
+        delay = self.backoff(attempt)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        if time.monotonic() - started + delay > self.max_total:
+            return None
+        return delay
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -256,7 +273,7 @@ class HttpSession:
                 retry_allowed = failure.kind is not TlsError and (
                     repeatable or failure.request_not_sent
                 )
-                delay = self._next_delay(attempt, started, retry_after=None)
+                delay = self.retry.next_delay(attempt, started, retry_after=None)
                 if not retry_allowed or delay is None:
                     raise self._final_transport_error(failure, repeatable) from error
                 self._log_retry(method, path, failure.reason, attempt, delay)
@@ -276,22 +293,11 @@ class HttpSession:
             if not _status_is_retryable(reply.status_code, repeatable):
                 return reply
             retry_after = parse_retry_after(reply.headers.get("Retry-After"))
-            delay = self._next_delay(attempt, started, retry_after=retry_after)
+            delay = self.retry.next_delay(attempt, started, retry_after=retry_after)
             if delay is None:
                 return reply
             self._log_retry(method, path, f"HTTP {reply.status_code}", attempt, delay)
             await asyncio.sleep(delay)
-
-    def _next_delay(self, attempt: int, started: float, *, retry_after: float | None) -> float | None:
-        """Return how long to wait before the next try, or None when the budget is spent."""
-        if attempt >= self.retry.max_attempts:
-            return None
-        delay = self.retry.backoff(attempt)
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        if time.monotonic() - started + delay > self.retry.max_total:
-            return None
-        return delay
 
     def _note_rate_limited(self, reply: Reply) -> None:
         self.rate_limited_count += 1

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from leafdesk.core.client import LeafClient
+from leafdesk.core.client import LeafClient, parse_event
 from leafdesk.core.errors import (
     ConflictError,
     LeafError,
@@ -357,3 +357,10 @@ async def test_direct_sign_in_failure_names_sign_in():
     assert caught.value.sentence() == (
         "Could not sign in to Leaf: the username or password was not accepted."
     )
+
+
+@pytest.mark.parametrize("status_code", ["Infinity", "1e400", float("inf"), "NaN", "abc"])
+def test_event_unreadable_status_code_is_none(status_code: object) -> None:
+    event = parse_event({"id": 7, "statusCode": status_code}, "u-1")
+    assert event.id == "7"
+    assert event.status_code is None
