@@ -1,6 +1,6 @@
-"""The one family of errors the Leaf client raises, each able to say itself in one plain sentence.
+"""The one family of errors the Leaf client raises, each of which renders as one plain sentence.
 
-The window and the terminal both show `LeafError.sentence()`; `details` carries what a curious
+The window and the terminal both show `LeafError.sentence()`. `details` carries what a curious
 operator can expand (status code, Leaf's problem body, the request's method and path, never a
 token or a password).
 """
@@ -22,8 +22,8 @@ class FieldError:
 class LeafError(Exception):
     """Base of every error the core raises about talking to Leaf.
 
-    `action` is what was being done ("load the credential"), `leaf_user` names the Leaf user it
-    concerns when there is one (a name where known, else the id).
+    `action` is the operation that failed ("load the credential"). `leaf_user` names the Leaf
+    user it concerns when there is one (a name where known, else the id).
     """
 
     def __init__(
@@ -54,10 +54,10 @@ class LeafError(Exception):
         return f"{subject}: {reason}."
 
     def about(self, *, leaf_user: str | None = None, action: str | None = None) -> LeafError:
-        """Fill in the Leaf user and action where the raiser did not know them; return self.
+        """Fill in the Leaf user and action that the raiser left unset, and return self.
 
-        The client knows only a Leaf user's id, so a name given here replaces an id already set:
-        the operator reads "for Cedar Valley Farms", not a UUID.
+        The client has only a Leaf user's id, so a name given here replaces an id already set.
+        The operator then reads "for Cedar Valley Farms", not a UUID.
         """
         if leaf_user and (not self.leaf_user or _is_uuid(self.leaf_user)):
             self.leaf_user = leaf_user
@@ -90,7 +90,7 @@ class SignedOutError(LeafError):
 
 
 class PermissionDeniedError(LeafError):
-    """Leaf refused the request for this account (HTTP 403)."""
+    """Leaf rejected the request for this account (HTTP 403)."""
 
 
 class NotFoundError(LeafError):
@@ -129,7 +129,7 @@ class ValidationError(LeafError):
 
 
 class RateLimitedError(LeafError):
-    """Leaf asked LeafDesk to slow down (HTTP 429) and retries did not get through."""
+    """Leaf rate-limited LeafDesk (HTTP 429) and retries did not get through."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs) -> None:
         super().__init__(message, **kwargs)
@@ -141,7 +141,7 @@ class ServerError(LeafError):
 
 
 class MalformedResponseError(LeafError):
-    """Leaf answered with something LeafDesk cannot read as the documented shape."""
+    """Leaf returned a response that LeafDesk cannot read as the documented shape."""
 
 
 class CancelledByOperator(LeafError):

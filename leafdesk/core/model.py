@@ -46,7 +46,7 @@ class ConnectionState(enum.StrEnum):
 
 
 class Actor(enum.StrEnum):
-    """Who must act to move a connection forward."""
+    """The party that must act to move a connection forward."""
 
     NOBODY = "nobody"
     GROWER = "grower"
@@ -71,7 +71,7 @@ class Secret(str):
 
 @dataclass(frozen=True, slots=True)
 class CredentialSummary:
-    """The Panorama credential as embedded in a Leaf user answer: maybe only its id."""
+    """The Panorama credential as embedded in a Leaf user response, possibly only its id."""
 
     id: str
     status: str | None = None
@@ -112,8 +112,9 @@ class PanoramaCredential:
 class CredentialEvent:
     """One exchange between Leaf and Panorama, as logged by Leaf for a credential.
 
-    `headers` and `body` are the decoded JSON when the strings Leaf sent held JSON, and the raw
-    strings otherwise; `raw_headers` and `raw_body` always keep what came.
+    `headers` and `body` are the decoded JSON when the strings Leaf sent contained JSON, and the
+    raw strings otherwise. `raw_headers` and `raw_body` keep the strings as Leaf sent them,
+    with secrets masked.
     """
 
     id: str
@@ -166,7 +167,7 @@ class ManualCredentialInput:
 
 @dataclass(frozen=True, slots=True)
 class OneClickStart:
-    """What Leaf returns when a one-click integration starts: where the grower approves it."""
+    """Leaf's response to a one-click start: the page where the grower approves the share."""
 
     leaf_user_id: str
     sign_in_url: str
