@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from leafdesk.core.errors import LeafError, ValidationError
 from leafdesk.core.model import LeafUser
 from leafdesk.core.validation import validate_one_click
+from leafdesk.ui.event_log_model import as_utc
 from leafdesk.ui.forms_fields import (
     ErrorPanel,
     FieldForm,
@@ -56,11 +57,8 @@ CANCELLED = "cancelled"
 
 
 def _local_time(moment: datetime | None) -> str:
-    if moment is None:
-        return "?"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone().strftime("%H:%M")
+    moment = as_utc(moment)
+    return moment.astimezone().strftime("%H:%M") if moment is not None else "?"
 
 
 def outcome_name(outcome: Any) -> str:
@@ -217,10 +215,7 @@ class OneClickDialog(QDialog):
             return None
         now = self._now()
         for pending in cache.pending_one_clicks():
-            expires = pending.expires_at
-            if expires.tzinfo is None:
-                expires = expires.replace(tzinfo=timezone.utc)
-            if pending.leaf_user_id == self.user.id and expires > now:
+            if pending.leaf_user_id == self.user.id and as_utc(pending.expires_at) > now:
                 return pending
         return None
 
@@ -483,9 +478,7 @@ class OneClickDialog(QDialog):
         if self.pending is None:
             return
         now = self._now()
-        expires = self.pending.expires_at
-        if expires.tzinfo is None:
-            expires = expires.replace(tzinfo=timezone.utc)
+        expires = as_utc(self.pending.expires_at)
         left = max(0, int((expires - now).total_seconds()))
         self.wait_progress.setValue(left)
         self.state_detail.setText(self.tr(
