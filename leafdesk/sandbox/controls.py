@@ -17,6 +17,7 @@ from starlette.routing import Route
 
 from .clock import iso_utc
 from .config import EMBED_MODES, FAULT_KINDS
+from .leaf_routes import credential_or_404, user_or_404
 from .problems import ProblemError, check_uuid, read_json_object
 from .render import credential_json
 from .state import SandboxState
@@ -53,13 +54,8 @@ async def reset(request: Request) -> Response:
 
 async def set_status(request: Request) -> Response:
     state = _state(request)
-    user_id = check_uuid(request.path_params["user_id"], "Leaf user id")
-    user = state.store.users.get(user_id)
-    if user is None:
-        raise ProblemError(404, f"No Leaf user has the id {user_id}.", error_key="userNotFound")
-    if user.credential is None:
-        raise ProblemError(404, f"Leaf user {user_id} has no Panorama credential.",
-                           error_key="credentialNotFound")
+    user = user_or_404(state, request.path_params["user_id"])
+    credential_or_404(user)
     body = await read_json_object(request)
     status = body.get("status")
     if not isinstance(status, str) or not status.strip():

@@ -34,7 +34,8 @@ def _state(request: Request) -> SandboxState:
     return request.app.state.sandbox
 
 
-def _user_or_404(state: SandboxState, raw_id: str) -> User:
+def user_or_404(state: SandboxState, raw_id: str) -> User:
+    """Look up the Leaf user with id `raw_id`, raising a 400 for a malformed id or a 404."""
     user_id = check_uuid(raw_id, "Leaf user id")
     user = state.store.users.get(user_id)
     if user is None:
@@ -43,7 +44,8 @@ def _user_or_404(state: SandboxState, raw_id: str) -> User:
     return user
 
 
-def _credential_or_404(user: User) -> Credential:
+def credential_or_404(user: User) -> Credential:
+    """Return the user's Panorama credential, raising a 404 when the user has none."""
     if user.credential is None:
         # [ours] 404 when the user has no Panorama credential yet.
         raise ProblemError(404, f"Leaf user {user.id} has no Panorama credential.",
@@ -108,11 +110,11 @@ async def list_users(request: Request) -> Response:
 
 async def get_user(request: Request) -> Response:
     state = _state(request)
-    return _user_response(state, _user_or_404(state, request.path_params["user_id"]))
+    return _user_response(state, user_or_404(state, request.path_params["user_id"]))
 
 
 def _check_user_fields(body: dict[str, Any]) -> tuple[BodyChecker, dict[str, Any]]:
-    # [ours] The length limits; Leaf publishes none.
+    # [ours] The length limits, because Leaf publishes none.
     checker = BodyChecker(body, "leafUser")
     fields = {
         "name": checker.text("name", max_length=200),
@@ -161,11 +163,11 @@ async def replace_user(request: Request) -> Response:
         checker.fail("panoramaCredentials", "must be an object with the credential id")
     checker.raise_if_failed()
 
-    user = _user_or_404(state, user_id)
+    user = user_or_404(state, user_id)
     if embedded is not None:
         if user.credential is None or embedded["id"] != user.credential.id:
             raise ProblemError(400, "panoramaCredentials names a credential this user does not "
-                               "have; leave it out to detach, or send the current one's id.",
+                               "have. Leave it out to detach, or send the current one's id.",
                                error_key="credentialMismatch")
     elif user.credential is not None:
         # A credential reference left out of a PUT is detached, and its events go with it.
@@ -180,7 +182,7 @@ async def replace_user(request: Request) -> Response:
 
 async def delete_user(request: Request) -> Response:
     state = _state(request)
-    user = _user_or_404(state, request.path_params["user_id"])
+    user = user_or_404(state, request.path_params["user_id"])
     # [ours] Deleting a user deletes its credential and that credential's events.
     state.recoveries.pop(user.id, None)
     state.pending_checks.pop(user.id, None)
@@ -194,13 +196,13 @@ async def delete_user(request: Request) -> Response:
 
 async def get_credential(request: Request) -> Response:
     state = _state(request)
-    user = _user_or_404(state, request.path_params["user_id"])
-    return JSONResponse(credential_json(_credential_or_404(user)))
+    user = user_or_404(state, request.path_params["user_id"])
+    return JSONResponse(credential_json(credential_or_404(user)))
 
 
 async def create_credential(request: Request) -> Response:
     state = _state(request)
-    user = _user_or_404(state, request.path_params["user_id"])
+    user = user_or_404(state, request.path_params["user_id"])
     body = await read_json_object(request)
     checker = BodyChecker(body, "panoramaCredentials")
     client_id = checker.text("clientId")
@@ -213,8 +215,8 @@ async def create_credential(request: Request) -> Response:
 
     if user.credential is not None:
         # [ours] One credential per provider per user; replacing means delete, then create.
-        raise ProblemError(409, f"Leaf user {user.id} already has a Panorama credential; "
-                           "delete it before creating another.", error_key="credentialExists")
+        raise ProblemError(409, f"Leaf user {user.id} already has a Panorama credential. "
+                           "Delete it before creating another.", error_key="credentialExists")
     # [ours] Leaf tries a manual credential with Panorama in the background, so the create
     # returns status OK and the check may change it a few sandbox seconds later.
     outcome = credential_check.judge(state.store, client_id=client_id, environment=environment,
@@ -231,9 +233,9 @@ async def create_credential(request: Request) -> Response:
 
 async def delete_credential(request: Request) -> Response:
     state = _state(request)
-    user = _user_or_404(state, request.path_params["user_id"])
-    credential = _credential_or_404(user)
-    # [ours] 204; the credential's events are deleted with it.
+    user = user_or_404(state, request.path_params["user_id"])
+    credential = credential_or_404(user)
+    # [ours] 204, and the credential's events are deleted with it.
     log.info("credential %s of user %s deleted", credential.id, user.id)
     state.delete_credential(user)
     return Response(status_code=204)
@@ -241,9 +243,9 @@ async def delete_credential(request: Request) -> Response:
 
 async def list_events(request: Request) -> Response:
     state = _state(request)
-    user = _user_or_404(state, request.path_params["user_id"])
+    user = user_or_404(state, request.path_params["user_id"])
     paging = parse_page_request(request, ("createdDate", "id"), [("createdDate", True)])
-    credential = _credential_or_404(user)
+    credential = credential_or_404(user)
     credential.purge_events(state.clock.now())
 
     events = credential.events
@@ -270,7 +272,7 @@ async def start_one_click(request: Request) -> Response:
         raise ProblemError(404, f"The sandbox plays only the {PROVIDER} one-click integration, "
                            f"not {request.path_params['provider']!r}.",
                            error_key="providerNotFound")
-    user = _user_or_404(state, request.path_params["user_id"])
+    user = user_or_404(state, request.path_params["user_id"])
     body = await read_json_object(request)
     checker = BodyChecker(body, "oneClickIntegration")
     client_id = checker.text("clientId")
@@ -282,8 +284,8 @@ async def start_one_click(request: Request) -> Response:
 
     # [ours] The failure responses and their order below are the sandbox's own.
     if user.credential is not None:
-        raise ProblemError(409, f"Leaf user {user.id} already has a Panorama credential; "
-                           "delete it before connecting again.", error_key="credentialExists")
+        raise ProblemError(409, f"Leaf user {user.id} already has a Panorama credential. "
+                           "Delete it before connecting again.", error_key="credentialExists")
     if not state.store.partner_login_valid(client_id, environment, username, password):
         raise ProblemError(400, f"Panorama rejected the partner login for client {client_id} "
                            f"in {environment}.", error_key="invalidPartnerCredentials")
@@ -338,7 +340,7 @@ async def create_app_key(request: Request) -> Response:
 
     if (app_name, environment) in state.store.app_keys:
         raise ProblemError(409, f"A Panorama app key {app_name!r} already exists in "
-                           f"{environment}; delete it first.", error_key="appKeyExists")
+                           f"{environment}. Delete it first.", error_key="appKeyExists")
     password_hash = hash_password(password)
     key = AppKey(app_name=app_name, environment=environment, client_id=client_id,
                  username=username, password_hash=password_hash, sharing_url_id=sharing_url_id,
