@@ -25,7 +25,7 @@ EXECUTABLE_NAME = "LeafDesk"
 PUBLISHER = "LeafDesk contributors"
 COPYRIGHT = "Copyright (c) LeafDesk contributors"
 
-# A placeholder identifier: whoever ships LeafDesk sets their own reverse-DNS identifier through
+# A placeholder identifier. A distributor of LeafDesk sets their own reverse-DNS identifier through
 # LEAFDESK_BUNDLE_ID, because macOS ties keychain items and notarization to it.
 DEFAULT_BUNDLE_IDENTIFIER = "com.example.leafdesk"
 

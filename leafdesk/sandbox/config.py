@@ -111,7 +111,8 @@ class SandboxConfig:
             raise ValueError(f"fault_rate must be between 0 and 1, not {self.fault_rate}")
         unknown = [kind for kind in self.faults if kind not in FAULT_KINDS]
         if unknown:
-            raise ValueError(f"unknown fault kinds {unknown}; known: {', '.join(FAULT_KINDS)}")
+            raise ValueError(f"unknown fault kinds {unknown}: use one of "
+                             f"{', '.join(FAULT_KINDS)}")
         if not 0 < self.share_expiry_seconds <= 365 * 24 * 3600:
             raise ValueError("share_expiry_seconds must be above 0 and at most a year")
         if self.slow_seconds < 0:

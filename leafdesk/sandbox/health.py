@@ -72,7 +72,7 @@ def run_steps(state: SandboxState, now: float) -> int:
 
 
 def _step(state: SandboxState, moment: float) -> None:
-    # Checks of manual credentials due by this step run first, so the step sees their outcome.
+    # Checks of manual credentials due by this step run first, so the step uses their outcome.
     credential_check.run_due(state, moment)
     store, rng = state.store, state.health_rng
     connected = store.connected

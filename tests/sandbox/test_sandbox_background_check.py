@@ -1,5 +1,7 @@
-"""The background check of manual credentials: the create answers OK, and a few sandbox seconds
-later the status shows what Panorama made of the partner login and the organization code."""
+"""The background check of manual credentials.
+
+The create returns status OK. A few sandbox seconds later the status shows what Panorama made of
+the partner login and the organization code."""
 
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ NOT_AUTHORIZED = {"__type": "NotAuthorizedException", "message": "Incorrect user
 
 
 async def create_manual(client: httpx.AsyncClient, body: dict) -> tuple[dict, str]:
-    """Create a credential for a user without one; return the answer and the credential path."""
+    """Create a credential for a user without one; return the created credential and its path."""
     user = await unconnected_user(client)
     path = f"{API}/users/{user['id']}/panorama-credentials"
     response = await client.post(path, json=body)
