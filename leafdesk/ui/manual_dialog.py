@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 class ManualDialog(QDialog):
-    """Form for a manual Panorama credential; emits `saved(PanoramaCredential)` when Leaf has it.
+    """Form for a manual Panorama credential, emitting `saved(PanoramaCredential)` once saved.
 
     Leaf accepts a manual credential before it has tried it with Panorama, and changes its status
     in the background when Panorama rejects it. So after a save the form stays open, reads the
@@ -71,7 +71,7 @@ class ManualDialog(QDialog):
         presets: list[Any] | None = None,
         secrets: Any | None = None,
     ) -> None:
-        """Build the form for `user`; an `existing` credential turns Create into Replace."""
+        """Build the form for `user`. An `existing` credential turns Create into Replace."""
         super().__init__(parent)
         self.connect_service = connect_service
         self.user = user
@@ -81,8 +81,8 @@ class ManualDialog(QDialog):
         # The status checks after a save run apart from `tasks`, so Close is never blocked by them.
         self.check_tasks = FormTasks()
         self.saved_credential: PanoramaCredential | None = None
-        # True from a save until a re-read brings a status other than OK or the last re-read
-        # comes back: until then an OK status only means Leaf has not tried the credential yet.
+        # True from a save until a re-read returns a status other than OK or the last re-read
+        # ends. Until then an OK status only means Leaf has not tried the credential yet.
         self.verdict_pending = False
         # The newest event of the saved credential, read when its status is not OK.
         self.latest_event: EventDescription | None = None
@@ -290,7 +290,7 @@ class ManualDialog(QDialog):
         self.cancel_button.setFocus(Qt.FocusReason.OtherFocusReason)
         self.result.set_tone("")
         self.result.setText(self.tr(
-            "Leaf accepted the credential; it checks it with Panorama in the background. "
+            "Leaf accepted the credential and checks it with Panorama in the background. "
             "LeafDesk reads its status again in a few seconds."))
         self.result.setVisible(True)
         self.progress.setVisible(True)
@@ -352,7 +352,7 @@ class ManualDialog(QDialog):
                 time=time, state=state_label(view), summary=view.summary,
                 next_step=view.next_step)
         if final:
-            text += " " + self.tr("LeafDesk has stopped checking; Re-check in the window reads "
+            text += " " + self.tr("LeafDesk has stopped checking. Re-check in the window reads "
                                   "the status again.")
         else:
             text += " " + self.tr("Checking again shortly…")

@@ -69,10 +69,11 @@ def outcome_name(outcome: Any) -> str:
 
 
 class OneClickDialog(QDialog):
-    """Starts a one-click integration and waits for the grower; reports through its signals.
+    """Dialog that starts a one-click integration, waits for the grower and reports by signal.
 
-    `started(PendingOneClick)` once Leaf returned the sign-in URL, `connected(PanoramaCredential)`
-    when the grower approved, and `outcome(str)` with the ending (CONNECTED, EXPIRED, CANCELLED).
+    It emits `started(PendingOneClick)` once Leaf returned the sign-in URL,
+    `connected(PanoramaCredential)` when the grower approved, and `outcome(str)` with the ending
+    (CONNECTED, EXPIRED, CANCELLED).
     """
 
     started = Signal(object)
@@ -91,7 +92,7 @@ class OneClickDialog(QDialog):
         presets: list[Any],
         secrets: Any | None,
     ) -> None:
-        """Build the one-click form for `user`; `presets` and `secrets` fill the partner login."""
+        """Build the one-click form for `user`. `presets` and `secrets` fill the partner login."""
         super().__init__(parent)
         self.connect_service = connect_service
         self.user = user
@@ -102,7 +103,7 @@ class OneClickDialog(QDialog):
         self.result_name: str | None = None
         self._wait_task: asyncio.Task | None = None
         self._stop_waiting: asyncio.Event | None = None
-        # Seconds between polls of Leaf: the first, and the most the backoff grows to.
+        # Seconds between polls of Leaf: the first interval, and the maximum the backoff reaches.
         self.poll_interval = 2.0
         self.max_poll_interval = 10.0
         self.setWindowTitle(self.tr("Connect {name} to Panorama (one-click)").format(
@@ -152,7 +153,7 @@ class OneClickDialog(QDialog):
         page = QWidget(self)
         intro = QLabel(self.tr(
             "Leaf creates a share page for {name}. You send its link to the grower, who signs in "
-            "to Panorama and approves sharing with your partner application; Leaf then attaches "
+            "to Panorama and approves sharing with your partner application. Leaf then attaches "
             "the credential. The login below is your company's Panorama partner login, not the "
             "grower's."
         # rstrip: a name such as "Grain Co." already ends the sentence.
@@ -177,7 +178,7 @@ class OneClickDialog(QDialog):
         self.password = SecretEdit(self.tr("Partner password"), page)
         self.form.add_field("password", self.tr("Partner &password:"), self.password, self.tr(
             "The password of that partner account. LeafDesk sends it to Leaf and does not keep "
-            "it; presets keep theirs in the system keychain."))
+            "it. Presets keep theirs in the system keychain."))
         self.environment = environment_combo(page)
         self.form.add_field("client_environment", self.tr("&Environment:"), self.environment,
                             self.tr("The Panorama environment of the partner login. A grower "
@@ -306,7 +307,7 @@ class OneClickDialog(QDialog):
         self._fit_height()
 
     def submit(self) -> None:
-        """Check the fields and, when they pass, ask Leaf to start the one-click integration."""
+        """Check the fields and, when they pass, request that Leaf start the one-click."""
         if self.tasks.busy or self.pages.currentIndex() != 0:
             return
         data = self.checked_input()
@@ -523,7 +524,7 @@ class OneClickDialog(QDialog):
         else:
             self._set_state(self.tr("Stopped waiting"), "warning")
             self.state_detail.setText(self.tr(
-                "LeafDesk stopped watching. The share page stays valid until {expires}; if the "
+                "LeafDesk stopped watching. The share page stays valid until {expires}. If the "
                 "grower approves it, the next refresh shows {name} as connected."
             ).format(expires=expires, name=self.user.name))
             self.retry_button.setVisible(True)
@@ -542,7 +543,7 @@ class OneClickDialog(QDialog):
         self.errors.show_leaf_error(error)
 
     def stop_waiting(self) -> None:
-        """Stop polling Leaf; the share page itself stays valid until it expires.
+        """Stop polling Leaf. The share page itself stays valid until it expires.
 
         The connect service checks the stop event between polls and then returns a cancelled
         outcome, which `_on_wait_finished` shows.
