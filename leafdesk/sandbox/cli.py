@@ -170,15 +170,15 @@ def main(argv: list[str] | None = None) -> int:
             state_file=args.state, share_expiry_seconds=args.share_expiry,
             health=not args.no_health, slow_seconds=args.slow_seconds, logins=_logins(args))
     except ValueError as error:
-        # Every value here came from an option, so the usage line helps; this exits with 2.
+        # Every value here came from an option, so the usage line helps. This exits with 2.
         parser.error(str(error))
 
     try:
         sock = bind_socket(args.host, args.port)
     except OSError as error:
         if error.errno in _ADDRESS_IN_USE:
-            print(f"leafdesk-sandbox: port {args.port} on {args.host} is already in use; "
-                  "choose another with --port, or --port 0 for a free one.", file=sys.stderr)
+            print(f"leafdesk-sandbox: port {args.port} on {args.host} is already in use. "
+                  "Choose another with --port, or --port 0 for a free one.", file=sys.stderr)
         else:
             print(f"leafdesk-sandbox: cannot listen on {args.host}:{args.port}: "
                   f"{error.strerror or error}.", file=sys.stderr)
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
 
     base_url = base_url_of(sock)
     _print_banner(base_url, config)
-    server = make_uvicorn_server(app, sock, log_level="warning")
+    server = make_uvicorn_server(app, log_level="warning")
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

@@ -70,7 +70,7 @@ class RateLimiter:
 
 
 class Gate:
-    """Pure ASGI middleware; see the module docstring for what it applies and when."""
+    """Pure ASGI middleware that applies the module docstring's checks to each HTTP request."""
 
     def __init__(self, app: Callable, state: SandboxState, rate_limiter: RateLimiter) -> None:
         self.app = app
@@ -112,7 +112,7 @@ class Gate:
     async def _controls(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self.state.config.controls:
             await _send_json(send, 404, problem_body(
-                404, "Test controls are off; start the sandbox with --controls.", scope["path"]),
+                404, "Test controls are off. Start the sandbox with --controls.", scope["path"]),
                 "application/problem+json")
             return
         await self.app(scope, receive, send)
@@ -127,7 +127,7 @@ class Gate:
         if wait > 0:
             retry_after = max(1, math.ceil(wait))
             await _send_json(send, 429, problem_body(
-                429, f"Too many requests; the sandbox allows {knobs.rate_limit:g} a second. "
+                429, f"Too many requests. The sandbox allows {knobs.rate_limit:g} a second. "
                 f"Retry after {retry_after} s.", path, error_key="rateLimited"),
                 "application/problem+json", {"Retry-After": str(retry_after)})
             return

@@ -44,7 +44,8 @@ def base_url_of(sock: socket.socket) -> str:
     return f"http://{host}:{port}"
 
 
-def make_uvicorn_server(app, sock: socket.socket, log_level: str = "warning") -> uvicorn.Server:
+def make_uvicorn_server(app, log_level: str = "warning") -> uvicorn.Server:
+    """Build a uvicorn server for `app`, the caller passing its bound socket to `run()`."""
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False,
                             timeout_graceful_shutdown=5)
     return uvicorn.Server(config)
@@ -59,7 +60,7 @@ class BackgroundServer:
         self.app.state.sandbox.served_over_socket = True
         self._socket = bind_socket(host, port)
         self.base_url = base_url_of(self._socket)
-        self._server = make_uvicorn_server(self.app, self._socket)
+        self._server = make_uvicorn_server(self.app)
         self._thread = threading.Thread(target=self._run, name=f"leaf-sandbox {self.base_url}",
                                         daemon=True)
         self._error: BaseException | None = None
