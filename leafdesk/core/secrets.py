@@ -73,9 +73,10 @@ class SecretStore:
 
                 backend = keyring.get_keyring()
             self._resolved_backend = backend
-        reason = _unusable_reason(backend)
-        if reason is not None:
-            self._fall_back_to_memory(reason)
+            # Checked under the lock, so no other thread uses an unusable backend in between.
+            reason = _unusable_reason(backend)
+            if reason is not None:
+                self._fall_back_to_memory(reason)
 
     @property
     def persistent(self) -> bool:
@@ -170,7 +171,8 @@ class SecretStore:
             log.debug("No older %s for %r to remove: %r", kind, key, delete_error)
 
     def _fall_back_to_memory(self, reason: str) -> None:
-        # Called at most once per store, because every caller checks `persistent` first.
+        # Called at most once per store: backend resolution runs once, and the other callers
+        # check `persistent` first while holding the store's lock.
         self._persistent = False
         self._warning = NO_KEYCHAIN_WARNING
         log.warning(
