@@ -39,6 +39,7 @@ from leafdesk.core.model import (
     StateView,
     UserRow,
 )
+from leafdesk.core.paths import unused_aside_path
 
 log = logging.getLogger(__name__)
 
@@ -688,13 +689,7 @@ class Cache:
                 log.info("Migrated cache %s to schema %d", self.path, target)
 
     def _move_aside(self, reason: str) -> Path:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
-        counter = 1
-        while aside.exists():
-            counter += 1
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{counter}")
-
+        aside = unused_aside_path(self.path, "corrupt")
         try:
             os.replace(self.path, aside)
         except OSError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -77,3 +78,18 @@ def cache_path(account_name: str, base_url: str) -> Path:
     folder = data_dir() / "cache"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / cache_file_name(account_name, base_url)
+
+
+def unused_aside_path(path: Path, label: str) -> Path:
+    """Return a free name beside `path` to move it aside to: `<name>.<label>-<UTC time>`.
+
+    A `-2`, `-3`, ... suffix is added while that name is taken, so an earlier file moved aside in
+    the same second is never overwritten.
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.{label}-{stamp}")
+    counter = 1
+    while aside.exists():
+        counter += 1
+        aside = path.with_name(f"{path.name}.{label}-{stamp}-{counter}")
+    return aside

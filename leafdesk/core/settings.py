@@ -16,7 +16,6 @@ import re
 import tempfile
 import time
 from dataclasses import KW_ONLY, asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -153,12 +152,7 @@ class SettingsStore:
 
     def _set_aside_unreadable(self, reason: str) -> None:
         # Keep the unreadable file beside the new one so the next save cannot destroy it.
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        aside = self.path.with_name(f"{self.path.name}.invalid-{stamp}")
-        counter = 1
-        while aside.exists():
-            counter += 1
-            aside = self.path.with_name(f"{self.path.name}.invalid-{stamp}-{counter}")
+        aside = paths.unused_aside_path(self.path, "invalid")
         try:
             os.replace(self.path, aside)
         except OSError as error:
