@@ -1,4 +1,4 @@
-"""Which Leaf account a terminal command uses, and where its password comes from.
+"""Selection of the Leaf account a terminal command uses, and of the source of its password.
 
 A saved account (from the settings file) takes its password from the keychain. An account given
 by `--base-url` and `--username` takes it from `LEAFDESK_PASSWORD`, or from a prompt when the

@@ -1,10 +1,10 @@
 """The offline cache: one SQLite file per Leaf account and base URL, read when Leaf cannot be.
 
-It stores the users table as last synced, each credential's non-secret fields, every change of
-connection state with its time, every credential event ever fetched (kept past Leaf's 30 days,
-deduplicated by id), the one-clicks LeafDesk started, and when each sync ran. It never stores a
-password or a token. Users and credentials are stored without them, and event headers, bodies
-and sign-in URLs are masked before they are written.
+It stores the users table as last synced, each credential's non-secret fields and every change
+of connection state with its time. It also stores every credential event ever fetched (kept past
+Leaf's 30 days, deduplicated by id), the one-clicks LeafDesk started, and when each sync ran.
+It never stores a password or a token. Users and credentials are stored without them, and event
+headers, bodies and sign-in URLs are masked before they are written.
 
 SQLite runs in WAL mode with one writer: every statement goes through one connection guarded by a
 lock, and each write is one short transaction, so a process killed mid-sync leaves the last

@@ -291,8 +291,8 @@ class _Run:
     async def list_users(self, queue: asyncio.Queue[LeafUser | None], workers: int) -> None:
         try:
             # TODO: pages are read one after another because the client's page iterator is
-            # sequential; once X-Total-Count is known the rest could be read concurrently, which
-            # would save about one latency per page on large accounts.
+            # sequential. Once X-Total-Count is known, the rest could be read concurrently, which
+            # would save about one round trip per page on large accounts.
             async for page in self.client.iter_user_pages():
                 self.listed += len(page)
                 # Leaf's X-Total-Count, when sent, gives the full total from the first page on.
