@@ -87,5 +87,5 @@ async def _tick(state: SandboxState) -> None:
             state.catch_up()
             state.save_if_due()
         except Exception:
-            log.exception("sandbox background step failed; it will run again in %s s",
+            log.exception("sandbox background step failed, retrying in %s s",
                           TICK_SECONDS)

@@ -77,7 +77,7 @@ KINDS_FOR_STATUS: dict[str, tuple[str, ...]] = {
 
 
 def new_id(rng: random.Random | None = None) -> str:
-    """Return a random UUID string; seeded when `rng` is given, so demo data repeats."""
+    """Return a random UUID string, seeded when `rng` is given so demo data repeats."""
     if rng is None:
         return str(uuid.uuid4())
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))

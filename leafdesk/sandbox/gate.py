@@ -51,7 +51,7 @@ class RateLimiter:
         self._rate = None
 
     def acquire(self, rate: float | None) -> float:
-        """Take one request from the bucket; return 0, or the seconds to wait when empty."""
+        """Take one request from the bucket and return 0, or the seconds to wait when it is empty."""
         if rate is None:
             self._rate = None
             return 0.0
@@ -106,7 +106,7 @@ class Gate:
             log.exception("unhandled error in %s %s", scope.get("method"), path)
             if not started:
                 await _send_json(send, 500, problem_body(
-                    500, "The sandbox failed on this request; its log has the details.", path),
+                    500, "The sandbox failed on this request. Its log has the details.", path),
                     "application/problem+json")
 
     async def _controls(self, scope: Scope, receive: Receive, send: Send) -> None:

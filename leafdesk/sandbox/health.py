@@ -38,7 +38,7 @@ _BREAK_KINDS = ("refresh_token_expired", "refresh_token_expired", "refresh_token
 
 
 def poisson(rng: random.Random, mean: float) -> int:
-    """Draw a Poisson-distributed count; a normal approximation above a mean of 30."""
+    """Draw a Poisson-distributed count, using a normal approximation above a mean of 30."""
     if mean <= 0:
         return 0
     if mean > 30:
@@ -52,7 +52,7 @@ def poisson(rng: random.Random, mean: float) -> int:
 
 
 def run_steps(state: SandboxState, now: float) -> int:
-    """Run every health step due up to `now`; return how many ran."""
+    """Run every health step due up to `now` and return how many ran."""
     if state.health_last_step > now:
         return 0
     if now - state.health_last_step > MAX_CATCH_UP_SECONDS:

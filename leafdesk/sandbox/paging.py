@@ -46,7 +46,7 @@ def parse_page_request(request: Request, allowed_sorts: tuple[str, ...],
         direction = direction.strip().lower() or "asc"
         if prop not in allowed_sorts:
             raise ProblemError(
-                400, f"Cannot sort by {prop!r}; sortable properties: {', '.join(allowed_sorts)}.",
+                400, f"Cannot sort by {prop!r}. Sort by one of {', '.join(allowed_sorts)}.",
                 error_key="sortInvalid")
         if direction not in ("asc", "desc"):
             raise ProblemError(400, f"Sort direction {direction!r} is not asc or desc.",

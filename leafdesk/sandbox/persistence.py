@@ -109,7 +109,7 @@ def _write_atomically(path: Path, text: str) -> None:
 
 
 def load(state: SandboxState, path: Path) -> None:
-    """Fill `state` from a state file; raise StateFileError when it is not one."""
+    """Fill `state` from a state file, raising StateFileError when it is not one."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

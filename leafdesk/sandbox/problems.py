@@ -104,7 +104,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     raw = b"".join(chunks)
 
     if not raw.strip():
-        raise ProblemError(400, "The request body is missing; send a JSON object.",
+        raise ProblemError(400, "The request body is missing. Send a JSON object.",
                            error_key="bodyMissing")
     try:
         body = json.loads(raw)

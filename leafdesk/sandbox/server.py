@@ -19,7 +19,7 @@ START_TIMEOUT_SECONDS = 30.0
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """Bind a listening TCP socket; raises OSError when the port is taken."""
+    """Bind a listening TCP socket, raising OSError when the port is taken."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # Naming IPPROTO_TCP matters: asyncio turns on TCP_NODELAY only for sockets created as
     # TCP, and without it Nagle's algorithm delays each response body by about 40 ms.

@@ -69,7 +69,7 @@ def _outcome_page(state: SandboxState, share: Share, outcome: str) -> HTMLRespon
     if outcome == "approved":
         return _page("Sharing approved",
                      f"<p>You approved sharing {farm}'s Panorama data with {app}. Leaf has "
-                     "attached the connection; you can close this window.</p>")
+                     "attached the connection. You can close this window.</p>")
     if outcome == "declined":
         return _page("Sharing declined",
                      f"<p>You declined. {app} gets no access to {farm}'s Panorama data, and "
@@ -83,7 +83,7 @@ def _outcome_page(state: SandboxState, share: Share, outcome: str) -> HTMLRespon
                      f"<p>{farm} was already connected to Panorama in Leaf, so this request "
                      "changed nothing.</p>", 409)
     return _page("Sharing request closed",
-                 "<p>The Leaf user this request was for no longer exists; nothing was "
+                 "<p>The Leaf user this request was for no longer exists, so nothing was "
                  "connected.</p>", 410)
 
 

@@ -61,14 +61,14 @@ class Credential:
         self.events: list[Event] = []
 
     def add_event(self, event: Event) -> None:
-        """Insert an event in time order; appends in the usual case of a newer event."""
+        """Insert an event in time order, appending in the usual case of a newer event."""
         if not self.events or self.events[-1].created <= event.created:
             self.events.append(event)
         else:
             bisect.insort(self.events, event, key=lambda item: item.created)
 
     def purge_events(self, now: float) -> int:
-        """Drop events older than the retention window; return how many went."""
+        """Drop events older than the retention window and return how many were dropped."""
         cutoff = now - EVENT_RETENTION_SECONDS
         keep_from = bisect.bisect_left(self.events, cutoff, key=lambda item: item.created)
         if keep_from:
