@@ -26,8 +26,8 @@ class EventDescription:
     """A credential event in plain words: whether it succeeded, a short title and one detail line.
 
     `error_type` is the machine name of the failure where the body had one (a Cognito `__type`
-    such as `NotAuthorizedException`, an OAuth `error`, or a problem `errorKey`); `actor` is who
-    must act on it, or None when nobody must.
+    such as `NotAuthorizedException`, an OAuth `error`, or a problem `errorKey`). `actor` is the
+    party that must act on it, or None when no one must.
     """
 
     succeeded: bool
@@ -57,7 +57,7 @@ _COGNITO_TYPES: dict[str, tuple[str, str, Actor]] = {
     ),
     "TooManyRequestsException": (
         "Panorama sign-in rate-limited",
-        "Panorama's sign-in service asked Leaf to slow down; Leaf tries again later.",
+        "Panorama's sign-in service rate-limited Leaf; Leaf tries again later.",
         Actor.PROVIDER,
     ),
     "LimitExceededException": (
@@ -153,7 +153,7 @@ _DETAIL_FOR_STATUS: dict[int, str] = {
     401: "Panorama did not accept the access token Leaf sent; Leaf refreshes it when it can.",
     403: "The credential signs in but lacks access to the grower's data; the grower must share "
     "their operation with the partner application in Panorama.",
-    429: "Panorama asked Leaf to slow down; Leaf tries again later.",
+    429: "Panorama rate-limited Leaf; Leaf tries again later.",
     503: "Panorama is down or overloaded; Leaf tries again later.",
 }
 
@@ -171,7 +171,7 @@ _MASK = "********"
 
 
 def describe_event(event: CredentialEvent) -> EventDescription:
-    """Describe one credential event in plain words; never raises, whatever the event holds."""
+    """Describe one credential event in plain words, without raising on malformed content."""
     try:
         return _describe(event.status_code, event.body)
     except Exception:
@@ -188,8 +188,8 @@ def describe_event(event: CredentialEvent) -> EventDescription:
 def redact_secrets(value: Any) -> Any:
     """Return a copy of a decoded body or headers with tokens, passwords and cookies masked.
 
-    Keys are matched case-insensitively; strings anywhere in the value are also scanned for
-    JWTs and bearer tokens, since a raw (non-JSON) body can hold one.
+    Keys are matched case-insensitively. Strings anywhere in the value are also scanned for
+    JWTs and bearer tokens, because a raw (non-JSON) body can contain one.
     """
     if isinstance(value, dict):
         redacted = {}
@@ -218,7 +218,7 @@ def _describe(status: int | None, body: Any) -> EventDescription:
         oauth_error = body.get("error")
         if isinstance(oauth_error, str) and oauth_error in _OAUTH_ERRORS:
             title, actor = _OAUTH_ERRORS[oauth_error]
-            detail = _text_field(body, "error_description") or f"Panorama answered {oauth_error}."
+            detail = _text_field(body, "error_description") or f"Panorama returned {oauth_error}."
             return EventDescription(False, title, _clip(detail), oauth_error, actor)
 
     if succeeded:
@@ -235,7 +235,7 @@ def _describe_cognito(cognito_type: str, message: str | None) -> EventDescriptio
         for prefix, title, detail, actor in _NOT_AUTHORIZED:
             if lowered.startswith(prefix):
                 return EventDescription(False, title, detail, name, actor)
-        detail = "Panorama's sign-in service refused the credential"
+        detail = "Panorama's sign-in service rejected the credential"
         detail += f": {_clip(message)}" if message else "."
         return EventDescription(False, "Panorama sign-in refused", detail, name, Actor.STAFF)
 
@@ -243,10 +243,10 @@ def _describe_cognito(cognito_type: str, message: str | None) -> EventDescriptio
     if known is not None:
         title, detail, actor = known
         if message:
-            detail = f"{detail} Panorama said: {_clip(message)}"
+            detail = f"{detail} Panorama's message: {_clip(message)}"
         return EventDescription(False, title, detail, name, actor)
 
-    detail = f"Panorama's sign-in service answered {name}"
+    detail = f"Panorama's sign-in service returned {name}"
     detail += f": {_clip(message)}" if message else "."
     return EventDescription(False, f"Panorama sign-in failed ({name})", detail, name, Actor.STAFF)
 
@@ -256,8 +256,8 @@ def _describe_success(status: int | None, body: Any) -> EventDescription:
 
     if isinstance(body, dict):
         result = body.get("AuthenticationResult")
-        token_answer = isinstance(result, dict) or "access_token" in body or "accessToken" in body
-        if token_answer:
+        has_token = isinstance(result, dict) or "access_token" in body or "accessToken" in body
+        if has_token:
             source = result if isinstance(result, dict) else body
             lifetime = source.get("ExpiresIn", source.get("expires_in", source.get("expiresIn")))
             detail = "Panorama issued a new access token"
@@ -268,7 +268,7 @@ def _describe_success(status: int | None, body: Any) -> EventDescription:
 
         message = _text_field(body, "message", "status", "detail", "title")
         if message:
-            return EventDescription(True, f"Panorama answered{code}", _clip(message))
+            return EventDescription(True, f"Panorama responded{code}", _clip(message))
 
     return EventDescription(True, f"Exchange with Panorama succeeded{code}", _body_excerpt(body))
 
@@ -295,9 +295,9 @@ def _describe_failure(status: int | None, body: Any) -> EventDescription:
         message = _body_excerpt(body)
 
     if message:
-        detail = f"{detail} Panorama said: {_clip(message)}".strip()
+        detail = f"{detail} Panorama's message: {_clip(message)}".strip()
     if not detail:
-        detail = "Panorama answered without explaining why."
+        detail = "Panorama sent no reason for the failure."
     return EventDescription(False, title, detail, error_type, actor)
 
 
@@ -308,7 +308,7 @@ def _by_status_class(status: int) -> tuple[str, Actor | None]:
         return "Panorama rejected the request", Actor.STAFF
     if 300 <= status < 400:
         return "Panorama redirected the request", Actor.STAFF
-    return "Panorama answered unexpectedly", Actor.STAFF
+    return "Panorama responded unexpectedly", Actor.STAFF
 
 
 def _text_field(body: dict, *names: str) -> str | None:
@@ -321,12 +321,12 @@ def _text_field(body: dict, *names: str) -> str | None:
 
 def _body_excerpt(body: Any) -> str:
     if body is None or body == "":
-        return "Panorama's answer had no body."
+        return "Panorama's response had no body."
     if isinstance(body, str):
         if _is_html(body):
-            return "Panorama answered with an HTML page."
+            return "Panorama responded with an HTML page."
         return _clip(" ".join(body.split()))
-    return "Panorama's answer is in the body below."
+    return "Panorama's response is in the body below."
 
 
 def _is_html(text: str) -> bool:

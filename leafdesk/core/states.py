@@ -18,7 +18,7 @@ from leafdesk.core.model import (
     StateView,
 )
 
-# Short labels for tables, counts and filters; the order is the order of the summary strip.
+# Short labels for tables, counts and filters, in the order of the summary strip.
 STATE_LABELS: dict[ConnectionState, str] = {
     ConnectionState.CONNECTED: "Connected",
     ConnectionState.WAITING_FOR_GROWER: "Waiting for grower",
@@ -123,7 +123,7 @@ def derive_state(
         # Leaf does not report a declined share, so an expired record is all LeafDesk can see.
         summary = (
             f"The one-click connection started on {_format_time(pending.started_at)} expired "
-            "without a credential: the grower declined it or did not answer in time."
+            "without a credential: the grower declined it or did not respond in time."
         )
     return StateView(
         state=ConnectionState.NOT_CONNECTED,
@@ -136,7 +136,7 @@ def derive_state(
 
 
 def refine_state(view: StateView, latest_event: EventDescription | None) -> StateView:
-    """Return `view` with who acts and the next step corrected by the credential's newest event.
+    """Return `view` with the actor and next step corrected by the credential's newest event.
 
     Leaf's status tells only that Panorama rejects the credential. When the newest event (as
     `describe_event` returns it) shows Panorama rejecting the partner login or not knowing the
@@ -194,8 +194,8 @@ def state_label(view_or_state: StateView | ConnectionState) -> str:
 
 
 def _from_status(status: str | None, checked_at: datetime | None) -> StateView:
-    # Leaf documents upper-case values; other spellings of a known value are read as that value
-    # while `raw_status` keeps what came.
+    # Leaf documents upper-case values. Other spellings of a known value are read as that value,
+    # while `raw_status` keeps the string as Leaf sent it.
     key = (status or "").strip().upper()
     known = _BY_STATUS.get(key)
     if known is not None:
@@ -211,7 +211,7 @@ def _from_status(status: str | None, checked_at: datetime | None) -> StateView:
         raw_status=status,
         actor=Actor.STAFF,
         summary=summary,
-        next_step="Open the credential's events to see what Panorama answered, then re-check.",
+        next_step="Open the credential's events to see what Panorama returned, then re-check.",
         checked_at=checked_at,
     )
 
