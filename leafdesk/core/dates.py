@@ -1,7 +1,7 @@
 """Parsing of the dates Leaf sends, which mix three ISO-8601 forms, into aware UTC datetimes.
 
 Leaf writes `2024-05-01T10:20:30.123Z`, `2024-05-01T10:20:30.123456Z` and zoneless
-`2024-05-01T10:20:30.123456` side by side; a value with no zone is UTC.
+`2024-05-01T10:20:30.123456` side by side. A value with no zone is UTC.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 logger = logging.getLogger(__name__)
 
-# More than six fractional digits (nanoseconds) or a comma as decimal sign; Python keeps microseconds.
+# The fraction of seconds, with a dot or a comma as decimal sign. It may have more than six
+# digits (nanoseconds), which `_normalise_fraction` cuts to the microseconds Python keeps.
 _FRACTION = re.compile(r"([.,])(\d+)")
 
 # Epoch numbers above this are milliseconds: 10**11 seconds is the year 5138.
@@ -24,7 +25,7 @@ class DateParseError(ValueError):
 
 
 def parse_leaf_datetime(value: object) -> datetime:
-    """Parse one Leaf date into an aware UTC datetime; a value without a zone is taken as UTC.
+    """Parse one Leaf date into an aware UTC datetime, taking a value without a zone as UTC.
 
     Accepts the three ISO-8601 forms Leaf sends, any other ISO-8601 offset, a space in place of
     the `T`, and epoch seconds or milliseconds as a number. Raises `DateParseError` otherwise.

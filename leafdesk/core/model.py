@@ -14,7 +14,7 @@ from typing import Any
 
 
 class Environment(enum.StrEnum):
-    """Panorama environment of a partner login; a credential made for one fails in the other."""
+    """Panorama environment of a partner login. A credential made for one fails in the other."""
 
     STAGE = "STAGE"
     PRODUCTION = "PRODUCTION"

@@ -168,8 +168,8 @@ def _common_problem(name: str, cleaned: str) -> str | None:
 
 
 def _first_invisible(value: str) -> str | None:
-    # Cc covers control characters such as tabs and line breaks; Cf covers invisible formatting
-    # characters (zero-width spaces, direction marks) that a copy from a web page can carry.
+    # Cc covers control characters such as tabs and line breaks. Cf covers invisible formatting
+    # characters (zero-width spaces, direction marks) that a copy from a web page can contain.
     for character in value:
         if unicodedata.category(character) in ("Cc", "Cf"):
             return f"U+{ord(character):04X}"
@@ -208,7 +208,7 @@ def _sharing_url_id(value: str | None, errors: list[FieldError]) -> str:
 
 
 def _uuid_from_pasted_url(value: str) -> str | None:
-    # Operators often paste the whole Share Initiation URL; its one UUID is the id wanted.
+    # Operators often paste the whole Share Initiation URL, whose only UUID is the expected id.
     if not value.lower().startswith(("http://", "https://")):
         return None
     found = _UUID.findall(value)
