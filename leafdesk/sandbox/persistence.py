@@ -122,7 +122,8 @@ def load(state: SandboxState, path: Path) -> None:
             f"this sandbox reads version {FORMAT_VERSION}")
     try:
         _fill(state, document)
-    except (KeyError, TypeError, ValueError, IndexError) as error:
+    # AttributeError covers a field of the wrong JSON type, such as a list where an object belongs.
+    except (AttributeError, KeyError, TypeError, ValueError, IndexError) as error:
         raise StateFileError(f"sandbox state file {path} is damaged: {error!r}") from error
 
 

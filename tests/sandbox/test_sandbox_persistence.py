@@ -101,6 +101,10 @@ def test_save_is_atomic(tmp_path):
     ('{"format": "something-else"}', "not a LeafDesk sandbox state file"),
     ('{"format": "leafdesk-sandbox-state", "version": 99}', "version 99"),
     ('{"format": "leafdesk-sandbox-state", "version": 1, "users": []}', "damaged"),
+    # A field of the wrong JSON type: recoveries is an object in a valid file.
+    ('{"format": "leafdesk-sandbox-state", "version": 1, "seed": 1, "texts": [], "users": [],'
+     ' "appKeys": [], "partnerAccounts": [], "shares": [], "clockAdvanced": 0,'
+     ' "healthLastStep": 0, "recoveries": []}', "damaged"),
 ])
 def test_bad_state_file_is_reported(tmp_path, content, words):
     path = tmp_path / "sandbox.json"
