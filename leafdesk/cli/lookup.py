@@ -73,9 +73,9 @@ def pick_user(candidates: list[LeafUser], query: str) -> LeafUser:
     A name search matches anywhere in the name, so an exact name wins over longer ones. Raises
     `UserNotFound` listing the candidates when several remain, or when there are none.
     """
-    wanted = query.casefold()
+    folded_query = query.casefold()
     exact = [user for user in candidates
-             if wanted in (user.name.casefold(), (user.email or "").casefold())]
+             if folded_query in (user.name.casefold(), (user.email or "").casefold())]
     matches = exact or candidates
     if len(matches) == 1:
         return matches[0]
@@ -87,7 +87,7 @@ def pick_user(candidates: list[LeafUser], query: str) -> LeafUser:
     if len(matches) > MAX_LISTED:
         more = f"\n... and {len(matches) - MAX_LISTED} more; give more of the name."
     message = (f"{len(matches)} Leaf users match {query!r}. Give the id or the e-mail "
-                      f"of one of them:\n{listed}{more}")
+               f"of one of them:\n{listed}{more}")
     raise UserNotFound(message)
 
 
