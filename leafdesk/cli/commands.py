@@ -98,7 +98,8 @@ def run(argv: Sequence[str]) -> int:
         # argparse exits 2 on bad usage and 0 for --help, as command-line tools do.
         return int(exit_request.code or 0)
     if args.command == "events" and not args.user.strip():
-        print("leafdesk events: Give a user's id, name or e-mail.", file=sys.stderr)
+        print("leafdesk events: The USER argument is empty. Give a user's id, name or e-mail.",
+              file=sys.stderr)
         return EXIT_NOTHING_READ
 
     configure_logging()
@@ -252,8 +253,8 @@ def _close_cache(cache: Cache, cache_is_new: bool) -> None:
     behind. A file with users or a complete refresh in it is always kept.
     """
     try:
-        empty = cache_is_new and cache.count_users() == 0 and \
-            cache.last_sync(complete_only=True) is None
+        empty = (cache_is_new and cache.count_users() == 0
+                 and cache.last_sync(complete_only=True) is None)
     except (CacheError, sqlite3.Error) as error:
         logger.warning("Could not check whether the offline cache %s is empty: %s",
                        cache.path, error)
@@ -285,7 +286,7 @@ async def _status(
     if not args.offline and sign_in.password is None:
         _note(sign_in.note or "")
         signed_out = sign_in.signed_out
-    elif not args.offline and sign_in.password is not None:
+    elif not args.offline:
         result = await _refresh(account, sign_in.password, cache, concurrency)
         if result.error is None:
             rows, failed = result.rows, result.failed
@@ -382,7 +383,7 @@ async def _events(
     if not args.offline and sign_in.password is None:
         _note(sign_in.note or "")
         signed_out = sign_in.signed_out
-    elif not args.offline and sign_in.password is not None:
+    elif not args.offline:
         client = LeafClient(account.base_url, account.username, sign_in.password)
         try:
             user = await find_user_online(client, args.user, cache)

@@ -109,7 +109,9 @@ def test_events_empty_query_exits_two(sandbox, capsys, query):
     assert run(_events(sandbox.base_url, query)) == 2
     printed = capsys.readouterr()
     assert printed.out == ""
-    assert printed.err == "leafdesk events: Give a user's id, name or e-mail.\n"
+    assert printed.err == (
+        "leafdesk events: The USER argument is empty. Give a user's id, name or e-mail.\n"
+    )
 
 
 def test_events_unknown_name_suggests_close_one(sandbox, capsys):
