@@ -359,7 +359,8 @@ def _name(user: LeafUser) -> str:
 
 
 def _about(error: LeafError, user: LeafUser, action: str) -> LeafError:
-    # The client knows only the user's id; the operator knows the user by name.
+    # The client has only the user's id, but the operator recognizes users by name. Unlike
+    # LeafError.about, this also replaces an id that is not a UUID.
     if error.leaf_user in (None, user.id):
         error.leaf_user = _name(user)
     return error.about(action=action)
