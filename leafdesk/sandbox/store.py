@@ -128,7 +128,7 @@ def new_token(prefix: str) -> str:
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
-    """Return `salt$digest`; the sandbox keeps partner passwords only in this form."""
+    """Return `salt$digest`, the only form in which the sandbox keeps partner passwords."""
     salt = salt or secrets.token_hex(8)
     digest = hashlib.sha256(f"{salt}:{password}".encode()).hexdigest()
     return f"{salt}${digest}"
