@@ -392,16 +392,17 @@ class _Run:
         self.batch.append(row)
         self.done += 1
         if row.user.panorama is not None and row.user.id in self.pending:
-            # The credential is attached, so the one-click LeafDesk was waiting on is over.
-            self.cache.clear_pending(row.user.id)
+            # The credential is attached, so the one-click LeafDesk was waiting on is over. The
+            # write goes to a worker thread, like the batches, to keep SQLite off the event loop.
             del self.pending[row.user.id]
+            await asyncio.to_thread(self.cache.clear_pending, row.user.id)
         self.report()
         full = len(self.batch) >= BATCH_ROWS
         if full or time.monotonic() - self.batch_started >= BATCH_SECONDS:
             await self.flush()
 
     def fail(self, user: LeafUser, error: LeafError) -> None:
-        # The client names the user by id; the operator knows the user by name.
+        # The client names the user by id, but the operator recognizes users by name.
         if user.name and error.leaf_user in (None, user.id):
             error.leaf_user = user.name
         error.about(leaf_user=user.id, action="refresh the Panorama state")
