@@ -17,7 +17,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from leafdesk.core import paths
 
@@ -108,7 +108,7 @@ class _RotatingFileHandler(logging.handlers.RotatingFileHandler):
     users and their e-mail addresses.
     """
 
-    def _open(self):  # noqa: ANN202 - the base class's signature
+    def _open(self) -> TextIO:
         stream = super()._open()
         if os.name == "posix":
             os.chmod(self.baseFilename, 0o600)
