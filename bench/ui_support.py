@@ -89,7 +89,7 @@ def cache_first_window(cache_file: Path, base_url: str = "http://127.0.0.1:9"):
 
 
 def show_full_window(app, cache_file: Path):
-    """Show the main window over `cache_file` and process events until all its users are in the table.
+    """Show the main window over `cache_file` and process events until every user is loaded.
 
     Raises SystemExit when the table's row count differs from the cache's user count.
     """

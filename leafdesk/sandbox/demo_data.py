@@ -59,32 +59,32 @@ def generate(store: Store, users: int, seed: int, now: float, logins: DemoLogins
     rng = random.Random(seed)
     install_demo_partners(store, now, logins)
 
-    taken: set[str] = set()
-    made: list[User] = []
+    used_names: set[str] = set()
+    new_users: list[User] = []
     for number in range(users):
-        user = _make_user(rng, number, now, taken)
+        user = _make_user(rng, number, now, used_names)
         if rng.random() < CONNECTED_SHARE:
             user.credential = _make_credential(rng, user, now, logins)
-        made.append(user)
-    store.load_users(made)
+        new_users.append(user)
+    store.load_users(new_users)
 
 
-def _farm_name(rng: random.Random, taken: set[str]) -> str:
+def _farm_name(rng: random.Random, used_names: set[str]) -> str:
     name = f"{rng.choice(_FIRST)} {rng.choice(_SECOND)} {rng.choice(_KIND)}"
-    if name not in taken:
-        taken.add(name)
+    if name not in used_names:
+        used_names.add(name)
         return name
-    # Large demo sizes run out of plain combinations; a numbered division keeps names unique.
+    # Large demo sizes run out of plain combinations, so a numbered division keeps names unique.
     suffix = 2
-    while f"{name} No. {suffix}" in taken:
+    while f"{name} No. {suffix}" in used_names:
         suffix += 1
     name = f"{name} No. {suffix}"
-    taken.add(name)
+    used_names.add(name)
     return name
 
 
-def _make_user(rng: random.Random, number: int, now: float, taken: set[str]) -> User:
-    name = _farm_name(rng, taken)
+def _make_user(rng: random.Random, number: int, now: float, used_names: set[str]) -> User:
+    name = _farm_name(rng, used_names)
     slug = "".join(ch for ch in name.lower().replace("&", "and") if ch.isalnum() or ch == " ")
     slug = "-".join(slug.split()[:3])
     town, state = rng.choice(_TOWNS)

@@ -51,7 +51,7 @@ class RateLimiter:
         self._rate = None
 
     def acquire(self, rate: float | None) -> float:
-        """Take one request from the bucket and return 0, or the seconds to wait when it is empty."""
+        """Take one request from the bucket and return 0, or the seconds to wait when empty."""
         if rate is None:
             self._rate = None
             return 0.0
@@ -185,7 +185,8 @@ class Gate:
         """Drop the connection halfway through a response.
 
         Over a socket the response promises more body than it sends, and the server closes the
-        connection when the app returns, so the client sees the peer close the connection mid-response.
+        connection when the app returns. The client therefore sees the peer close the connection
+        mid-response.
         In-process (httpx's ASGI transport) there is no connection to drop, so this raises
         ConnectionResetError, which that transport passes to the caller.
         """

@@ -192,17 +192,17 @@ def test_command_accepts_other_logins():
     assert signed.status_code == 200
 
 
-def test_command_port_in_use_is_one_sentence():
-    taken = socket.socket()
-    taken.bind(("127.0.0.1", 0))
-    taken.listen(1)
-    port = taken.getsockname()[1]
+def test_command_port_in_use_is_one_line():
+    occupied = socket.socket()
+    occupied.bind(("127.0.0.1", 0))
+    occupied.listen(1)
+    port = occupied.getsockname()[1]
     try:
         result = subprocess.run(
             [sys.executable, "-m", "leafdesk.sandbox.cli", "--port", str(port), "--users", "1"],
             capture_output=True, text=True, timeout=30, check=False)
     finally:
-        taken.close()
+        occupied.close()
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr

@@ -46,9 +46,9 @@ async def test_state_survives_restart_in_process(tmp_path):
         again = await all_users(http)
         assert again == first_users
         assert (await http.get(f"{API}/users/{created['id']}")).json() == created
-        kept = (await http.get(f"{API}/users/{target['id']}/panorama-credentials")).json()
-        assert kept["id"] == credential["id"]
-        assert kept["status"] == "OK"
+        reloaded = (await http.get(f"{API}/users/{target['id']}/panorama-credentials")).json()
+        assert reloaded["id"] == credential["id"]
+        assert reloaded["status"] == "OK"
         events = await http.get(f"{API}/users/{target['id']}/panorama-credentials/events")
         assert len(events.json()) == 1
         clock = (await http.get("/_sandbox/state")).json()["clock"]
