@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from leafdesk.core.model import Secret
+from leafdesk.core.paths import normalize_base_url
 from leafdesk.core.secrets import LEAF_PASSWORD, SecretStore
 from leafdesk.core.settings import LeafAccount, Settings, SettingsStore
 
@@ -132,7 +133,8 @@ def remember_account(store: SettingsStore, choice: AccountChoice) -> None:
 
 def _saved_account(settings: Settings, base_url: str, username: str) -> LeafAccount | None:
     for saved in settings.accounts:
-        if saved.base_url.rstrip("/") == base_url.rstrip("/") and saved.username == username:
+        same_url = normalize_base_url(saved.base_url) == normalize_base_url(base_url)
+        if same_url and saved.username == username:
             return saved
     return None
 
@@ -154,5 +156,5 @@ def _check_base_url(base_url: str) -> None:
     parts = urlsplit(base_url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise AccountError(
-            f"--base-url must be an http:// or https:// address, not {base_url!r}."
+            f"Invalid --base-url {base_url!r}: give an http:// or https:// address."
         )
