@@ -3,8 +3,9 @@
 It runs in steps of one sandbox hour. Each step routinely refreshes some tokens, lets a few
 refresh tokens expire or growers revoke sharing, now and then starts a provider outage in one
 environment, and heals outages whose time is up. Every change writes the event that explains
-it. How much happens per step scales with the number of credentials, but never needs a pass
-over all users, except on the rare step that starts an outage.
+it. How much happens per step scales with the number of credentials, but a step makes no pass
+over all users, except on the rare step that starts an outage. The event purge after each batch
+of steps does visit every connected credential.
 """
 
 from __future__ import annotations
