@@ -85,11 +85,11 @@ class LeafClient:
     Parameters:
     - `base_url`: the Leaf server root, such as `https://api.withleaf.io` or a sandbox.
     - `username`, `password`: the Leaf API owner's login; `password` may be a `Secret`.
-    - `remember_me`: ask for a 30-day token instead of a 24-hour one.
+    - `remember_me`: request a 30-day token instead of a 24-hour one.
     - `transport`: an httpx transport in place of the network (tests pass
-      `httpx.ASGITransport`); TLS settings, pool limits and environment proxies then do not apply.
-    - `max_connections`: the most connections open to Leaf at once; further requests wait up
-      to the pool timeout for one to come free.
+      `httpx.ASGITransport`). TLS settings, pool limits and environment proxies then do not apply.
+    - `max_connections`: the maximum number of connections open to Leaf at once. Further
+      requests wait up to the pool timeout for one to come free.
     - `timeout`: a `Timeouts`, or one number of seconds for connect, read, write and pool.
     - `retry`: the `RetryPolicy` for attempts, backoff and total time.
     - `on_rate_limited`: called with `Retry-After` seconds (or None) on every 429.
@@ -159,7 +159,7 @@ class LeafClient:
 
     @property
     def on_rate_limited(self) -> RateLimitHook | None:
-        """Called with the `Retry-After` seconds (or None) for every 429; settable."""
+        """The settable hook called with the `Retry-After` seconds (or None) for every 429."""
         return self._http.on_rate_limited
 
     @on_rate_limited.setter

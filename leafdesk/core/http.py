@@ -368,8 +368,11 @@ class TransportFailure:
 def classify_transport_error(
     error: httpx.TransportError | ConnectionError, *, method: str, path: str
 ) -> TransportFailure:
-    """Sort an httpx transport error into offline, TLS or timeout, and tell whether the request
-    can have reached Leaf."""
+    """Sort an httpx transport error into offline, TLS or timeout.
+
+    The result also records whether the request can have reached Leaf, which decides whether a
+    change may be retried.
+    """
     details = f"{method} {path}: {type(error).__name__}: {_first_line(error)}"
 
     ssl_error = _ssl_error_in_chain(error)
@@ -459,7 +462,7 @@ def parse_retry_after(value: str | None) -> float | None:
 # --- turning an HTTP error response into a LeafError ---------------------------------------------
 
 # [ours] Sentences for the error keys in Leaf's problem responses. These keys are LeafDesk's
-# reading of Leaf's behaviour, as the sandbox implements it; Leaf documents none of them.
+# reading of Leaf's behaviour, as the sandbox implements it. Leaf documents none of them.
 ERROR_KEY_SENTENCES = {
     "credentialExists": "this Leaf user already has a Panorama credential; delete it before "
     "creating another",
@@ -471,7 +474,7 @@ ERROR_KEY_SENTENCES = {
     "it before saving another",
 }
 
-# Keys whose string values are secrets; `TokenType` ("Bearer") and the like are not.
+# Keys whose string values are secrets. `TokenType` ("Bearer") and the like are not.
 _SECRET_KEYS = re.compile(
     r"^(?!.*token_?type$).*(token|password|secret|authorization|cookie)", re.IGNORECASE
 )
@@ -609,8 +612,12 @@ def excerpt(reply: Reply) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Return a copy of decoded JSON with the values of token, password and secret keys masked,
-    and such values inside strings masked too."""
+    """Return a copy of decoded JSON with secrets masked.
+
+    String values of token, password, secret, authorization and cookie keys are masked, and so
+    are such values inside free-text strings. NOTE: a secret key with a number or an object as
+    its value is not masked.
+    """
     if isinstance(value, dict):
         return {
             key: "[masked]" if _SECRET_KEYS.search(str(key)) and isinstance(item, str) and item

@@ -360,7 +360,7 @@ async def test_direct_sign_in_failure_names_sign_in():
 
 
 @pytest.mark.parametrize("status_code", ["Infinity", "1e400", float("inf"), "NaN", "abc"])
-def test_event_unreadable_status_code_is_none(status_code: object) -> None:
+async def test_event_unreadable_status_code_is_none(status_code: object) -> None:
     event = parse_event({"id": 7, "statusCode": status_code}, "u-1")
     assert event.id == "7"
     assert event.status_code is None
