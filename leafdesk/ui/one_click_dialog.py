@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QDialog,
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QSizePolicy,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -66,6 +65,24 @@ def outcome_name(outcome: Any) -> str:
     kind = getattr(outcome, "kind", outcome)
     name = str(getattr(kind, "value", kind)).lower()
     return CONNECTED if name == "attached" else name
+
+
+class _Page(QWidget):
+    """Page of the dialog's stacked widget that takes no room while another page is shown.
+
+    QStackedWidget sizes itself by its tallest page, hidden ones included (Qt 6 asks each page
+    directly and ignores its size policy), so the short waiting page would keep the form's height
+    with a blank band under it.
+    """
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt override
+        return 0 if self.isHidden() else super().heightForWidth(width)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(0, 0) if self.isHidden() else super().minimumSizeHint()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(0, 0) if self.isHidden() else super().sizeHint()
 
 
 class OneClickDialog(QDialog):
@@ -135,13 +152,10 @@ class OneClickDialog(QDialog):
         self._show_page(0)
 
     def _show_page(self, index: int) -> None:
-        # A stacked widget is as tall as its tallest page. Ignoring the hidden page's size lets
-        # the dialog fit the page shown instead of leaving a blank band under the short one.
-        for number in range(self.pages.count()):
-            policy = (QSizePolicy.Policy.Preferred if number == index
-                      else QSizePolicy.Policy.Ignored)
-            self.pages.widget(number).setSizePolicy(policy, policy)
         self.pages.setCurrentIndex(index)
+        # The layout caches its height for a width, which the new page changes.
+        self.pages.updateGeometry()
+        self.layout().invalidate()
         self._fit_height()
 
     def _fit_height(self) -> None:
@@ -150,7 +164,7 @@ class OneClickDialog(QDialog):
     # The form
 
     def _build_form_page(self, presets: list[Any]) -> QWidget:
-        page = QWidget(self)
+        page = _Page(self)
         intro = QLabel(self.tr(
             "Leaf creates a share page for {name}. You send its link to the grower, who signs in "
             "to Panorama and approves sharing with your partner application. Leaf then attaches "
@@ -342,7 +356,7 @@ class OneClickDialog(QDialog):
     # Waiting for the grower
 
     def _build_waiting_page(self) -> QWidget:
-        page = QWidget(self)
+        page = _Page(self)
         heading = QLabel(self.tr("Send this link to the grower"), page)
         font = heading.font()
         font.setPointSizeF(font.pointSizeF() * 1.2)
@@ -537,10 +551,17 @@ class OneClickDialog(QDialog):
         self._countdown.stop()
         self._wait_task = None
         self.stop_button.setVisible(False)
+        self.wait_progress.setVisible(False)
         self.retry_button.setVisible(True)
         self._set_state(self.tr("Could not check"), "error")
+        # The countdown text promised more checks, which have now stopped.
+        self.state_detail.setText(self.tr(
+            "LeafDesk stopped checking because of the error below. The share page stays valid "
+            "until {expires}. Fix the problem, then choose Check again."
+        ).format(expires=_local_time(self.pending.expires_at if self.pending else None)))
         about_user(error, self.user)
         self.errors.show_leaf_error(error)
+        self._fit_height()
 
     def stop_waiting(self) -> None:
         """Stop polling Leaf. The share page itself stays valid until it expires.

@@ -483,3 +483,37 @@ def test_next_form_keeps_typed_fields(dialog, run_async, qtbot, connect_service,
     assert second.sharing_url_id.text() == partner.sharing_url_id
     assert second.environment.currentData() == "STAGE"
     assert second.password.text() == ""
+
+
+def test_wait_failure_says_checking_stopped(dialog, run_async, sandbox, connect_service,
+                                            artifact_dir):
+    from leafdesk.core.client import LeafClient
+
+    # A client whose login Leaf rejects turns the next poll into an error that is not retried.
+    rejected = LeafClient(sandbox.base_url, "nobody@leafdesk.example", "wrong-password")
+    original = connect_service.client
+
+    async def steps():
+        await _start_from_preset(dialog)
+        connect_service.client = rejected
+        await until(lambda: dialog.retry_button.isVisibleTo(dialog))
+        assert dialog.state_label.text() == "Could not check"
+        assert "stopped checking" in dialog.state_detail.text()
+        assert "Check again" in dialog.state_detail.text()
+        assert "checks Leaf for the credential until then" not in dialog.state_detail.text()
+        assert not dialog.wait_progress.isVisibleTo(dialog)
+        assert not dialog.errors.isHidden()
+        dialog.grab().save(str(artifact_dir / "one_click_wait_failed.png"))
+        # Fitting the height leaves no blank band between the page and the error line.
+        needed = dialog.layout().totalHeightForWidth(dialog.width())
+        assert dialog.height() <= max(needed, dialog.minimumHeight()) + 1
+        # The hidden, taller form page no longer sets the height of the waiting page.
+        width = dialog.pages.width()
+        waiting_page = dialog.pages.currentWidget().heightForWidth(width)
+        assert dialog.pages.heightForWidth(width) == waiting_page
+
+    try:
+        scenario(run_async, dialog, steps)
+    finally:
+        connect_service.client = original
+        run_async(rejected.aclose())
