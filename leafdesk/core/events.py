@@ -348,4 +348,5 @@ def _duration(seconds: float) -> str:
     if seconds >= 60:
         minutes = round(seconds / 60)
         return f"{minutes} minute" + ("s" if minutes != 1 else "")
-    return f"{int(seconds)} seconds"
+    whole_seconds = int(seconds)
+    return f"{whole_seconds} second" + ("s" if whole_seconds != 1 else "")

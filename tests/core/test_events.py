@@ -91,6 +91,16 @@ def test_token_refresh_success_shows_no_token():
     assert description.error_type is None
 
 
+@pytest.mark.parametrize(
+    ("expires_in", "expected"),
+    [(1, "1 second."), (45, "45 seconds."), (60, "1 minute."), (7200, "2 hours.")],
+)
+def test_token_lifetime_wording(expires_in, expected):
+    body = {"AuthenticationResult": {"AccessToken": JWT, "ExpiresIn": expires_in}}
+    description = describe_event(_event(200, body))
+    assert description.detail.endswith(f"valid for {expected}")
+
+
 def test_plain_success():
     description = describe_event(_event(200, {"message": "Sharing confirmed"}))
     assert description.succeeded
