@@ -229,8 +229,9 @@ class Cache:
     `recovered_from` is then the renamed file's path, so the window can tell the operator.
     With `check_integrity=False` the open skips SQLite's `PRAGMA quick_check` (22 to 35 ms on
     a 28 MB file), and the caller runs `check_integrity()` later and `recover()` on damage.
-    Any thread may call its methods: the connection is opened with `check_same_thread=False`
-    and every call holds one lock, so the sync runs its large writes in a worker thread.
+    Any thread may call its methods, because the connection is opened with
+    `check_same_thread=False` and every call holds one lock. The sync therefore runs its large
+    writes in a worker thread.
     """
 
     def __init__(self, path: Path | str, *, check_integrity: bool = True) -> None:
@@ -682,7 +683,10 @@ class Cache:
                 # file at the previous version with none of this step applied.
                 db.execute(f"PRAGMA user_version = {target}")
             except BaseException:
-                db.execute("ROLLBACK")
+                # As in `_write`: SQLite may have rolled back already, and a second ROLLBACK
+                # would replace the first error with "no transaction is active".
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
             if version > 0:
