@@ -322,7 +322,7 @@ class Cache:
 
         Users that are gone lose their history, events and pending one-click too. The whole write
         is one transaction, so a reader sees the old table or the new one, never a mix. `rows` may
-        be any iterable; it is consumed once.
+        be any iterable, and it is consumed once.
         """
         with self._write() as db, _collector_paused():
             current = _current_states(db)

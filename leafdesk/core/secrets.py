@@ -161,8 +161,8 @@ class SecretStore:
 
     def _keep_one_in_memory(self, kind: str, key: str, name: str, error: Exception) -> None:
         # The keychain works but rejected this value, as Windows Credential Manager rejects
-        # values over 2,560 bytes (about 1,280 characters, stored as UTF-16; see
-        # jaraco/keyring issue 540). The other secrets keep going to the keychain.
+        # values over 2,560 bytes (CRED_MAX_CREDENTIAL_BLOB_SIZE in wincred.h), which is about
+        # 1,280 characters stored as UTF-16. The other secrets keep going to the keychain.
         log.warning("The keychain did not accept the %s for %r (%r); it is kept in memory for "
                     "this run", kind, key, error)
         try:
