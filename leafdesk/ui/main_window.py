@@ -2,9 +2,9 @@
 
 The window works on one `AppContext` (a signed-in or offline Leaf account). Leaf work runs as
 background `Operation`s; the window stays usable during a refresh. When an operation finds Leaf
-unreachable, the window goes offline: a banner says since when, actions that need Leaf are
-disabled with a tooltip saying why, and a timer checks every `RECONNECT_SECONDS` until Leaf
-answers again, then refreshes.
+unreachable, the window goes offline: a banner shows since when, actions that need Leaf are
+disabled with a tooltip giving the reason, and a timer checks every `RECONNECT_SECONDS` until
+Leaf responds again, then refreshes.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 30
+RECHECK_KEY = "Ctrl+R"
 # Users read first from the cache at start, enough to fill the first screen. The rest follow
 # in the next loop iteration, after the window has painted.
 # NOTE: with 50,000 cached users the window paints its first screen 1.8 to 1.9 times as late as
@@ -105,9 +106,9 @@ def colour_swatch(colour: str, size: int = 14) -> QIcon:
 class MainWindow(QMainWindow):
     """Users and their Panorama state for one Leaf account.
 
-    `account_switch_requested(name)` asks the application to sign in to another saved account;
-    `settings_requested` to open the settings dialog. Both are the application's to handle,
-    because they replace or change what this window works on.
+    `account_switch_requested(name)` requests a sign-in to another saved account, and
+    `settings_requested` requests the settings dialog. The application handles both, because
+    they replace or change what this window works on.
     """
 
     account_switch_requested = Signal(str)
@@ -190,10 +191,14 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         self.refresh_action = QAction(self.tr("&Refresh"), self)
-        self.refresh_action.setShortcut(QKeySequence.StandardKey.Refresh)  # F5 on every platform
-        if self.refresh_action.shortcut() != QKeySequence(Qt.Key.Key_F5):
-            self.refresh_action.setShortcuts([QKeySequence(Qt.Key.Key_F5),
-                                              self.refresh_action.shortcut()])
+        # F5 first, then the platform's other Refresh keys. Ctrl+R (the Refresh key on macOS and
+        # GNOME) is left out because it re-checks the selected users, and a key bound to two
+        # actions triggers neither.
+        refresh_keys = [QKeySequence(Qt.Key.Key_F5)]
+        for key in QKeySequence.keyBindings(QKeySequence.StandardKey.Refresh):
+            if key not in refresh_keys and key != QKeySequence(RECHECK_KEY):
+                refresh_keys.append(key)
+        self.refresh_action.setShortcuts(refresh_keys)
         self.refresh_action.setToolTip(self.tr("Read every user's state from Leaf (F5)"))
         self.refresh_action.triggered.connect(self.refresh)
 
@@ -213,7 +218,7 @@ class MainWindow(QMainWindow):
         self.manual_action.triggered.connect(self.open_manual)
 
         self.recheck_action = QAction(self.tr("Re-check &now"), self)
-        self.recheck_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.recheck_action.setShortcut(QKeySequence(RECHECK_KEY))
         self.recheck_action.triggered.connect(self.recheck_selected)
 
         self.delete_action = QAction(self.tr("&Delete credential…"), self)
@@ -277,7 +282,11 @@ class MainWindow(QMainWindow):
         toolbar.addSeparator()
 
         self.search_edit = QLineEdit(self)
-        self.search_edit.setPlaceholderText(self.tr("Search name, e-mail, id, state… (Ctrl+F)"))
+        # The full list of searched fields is too long for the box at its minimum width, so it
+        # goes to the tooltip and the placeholder stays short enough to read in full.
+        self.search_edit.setPlaceholderText(self.tr("Search users (Ctrl+F)"))
+        self.search_edit.setToolTip(self.tr(
+            "Search every column: name, e-mail, id, state and more (Ctrl+F)"))
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.setAccessibleName(self.tr("Search users"))
         self.search_edit.setMinimumWidth(220)
@@ -556,7 +565,7 @@ class MainWindow(QMainWindow):
             return
         # Stays until the next message, because the operator may look away during the start.
         self.statusBar().showMessage(self.tr(
-            "The offline cache was damaged and was moved to {name}; LeafDesk started an empty "
+            "The offline cache was damaged and was moved to {name}. LeafDesk started an empty "
             "one, which the next refresh fills.").format(name=aside.name))
 
     def _after_first_paint_when_running(self) -> None:
@@ -656,7 +665,7 @@ class MainWindow(QMainWindow):
         total = self.model.rowCount()
         shown = self.proxy.rowCount()
         attention = sum(count for state, count in self.model.counts().items()
-                        if state.value != "connected")
+                        if state is not ConnectionState.CONNECTED)
         text = self.tr("{total} users, {attention} need attention").format(
             total=total, attention=attention)
         if shown != total:
@@ -890,8 +899,8 @@ class MainWindow(QMainWindow):
         if failed and error is None:
             # Stays until the next message: the operator may look away during a long refresh.
             self.statusBar().showMessage(
-                self.tr("Refresh finished; {failed} user(s) could not be read and show their "
-                        "cached state.").format(failed=failed))
+                self.tr("Refresh finished, but {failed} user(s) could not be read and show "
+                        "their cached state.").format(failed=failed))
 
         # The table is filled in the next loop iteration from the rows in hand, because reading
         # them back from the cache would block the loop for longer.
@@ -912,7 +921,7 @@ class MainWindow(QMainWindow):
         # Queued after the rows that `_on_refreshed` queued, so it reads the refreshed row.
         QTimer.singleShot(0, self._reload_selected_user)
         if operation is not None and operation.state is OperationState.CANCELLED:
-            self.statusBar().showMessage(self.tr("Refresh cancelled; the users read so far "
+            self.statusBar().showMessage(self.tr("Refresh cancelled. The users read so far "
                                                  "are kept."), 8000)
             self.load_from_cache()
 
@@ -972,7 +981,7 @@ class MainWindow(QMainWindow):
 
     def _confirm_rechecked(self, rows: list[UserRow], failures: dict[str, Any],
                            confirmation: str = "", verdict_pending: bool = False) -> None:
-        """Say in the status bar what a re-check found, for a user who may no longer be shown."""
+        """Show in the status bar what a re-check found, for a user who may no longer be shown."""
         read = [row for row in rows if row.user.id not in failures]
         if len(read) == 1 and verdict_pending \
                 and read[0].state.state is ConnectionState.CONNECTED:
@@ -1063,7 +1072,10 @@ class MainWindow(QMainWindow):
         return self._open_dialog(dialog)
 
     def open_delete(self) -> QWidget | None:
-        """Ask to confirm deleting the selected user's credential; delete in the background."""
+        """Open the delete confirmation for the selected user's credential (non-modal).
+
+        The delete itself runs in the background after the operator confirms.
+        """
         row = self._selected_user()
         if row is None or not self.online or not has_credential(row):
             return None
@@ -1127,7 +1139,7 @@ class MainWindow(QMainWindow):
     def return_focus_to_table(self, *_args: Any) -> None:
         """Give the keyboard back to the table once a dialog closes.
 
-        Without a window manager nobody activates the window again, so F5 and Delete would do
+        Without a window manager no one activates the window again, so F5 and Delete would do
         nothing until the table was clicked.
         """
         self.activateWindow()
@@ -1159,7 +1171,7 @@ class MainWindow(QMainWindow):
     def _offline_reason(self) -> str:
         if not self.context.session_open:
             return self.tr("LeafDesk is signing in to Leaf and shows the offline cache until then.")
-        return self.tr("Leaf cannot be reached; LeafDesk is showing the offline cache.")
+        return self.tr("Leaf cannot be reached, so LeafDesk is showing the offline cache.")
 
     def _enter_offline(self, since: datetime | None, error: LeafError | None = None) -> None:
         if error is not None:

@@ -239,6 +239,14 @@ def test_keyboard_paths_exist(window):
     assert window.account_combo.accessibleName() == "Leaf account"
 
 
+def test_recheck_key_not_on_refresh(window):
+    # Ctrl+R is the Refresh key on macOS and GNOME, and a key bound to two actions fires neither.
+    recheck = window.recheck_action.shortcut()
+    assert recheck == QKeySequence("Ctrl+R")
+    assert recheck not in window.refresh_action.shortcuts()
+    assert window.refresh_action.shortcuts()[0] == QKeySequence("F5")
+
+
 def test_periodic_refresh_follows_settings(window):
     window.context.settings.refresh_interval_minutes = 2
     window.apply_settings()
