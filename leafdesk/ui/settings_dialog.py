@@ -53,8 +53,8 @@ from leafdesk.ui.main_window import colour_swatch
 
 log = logging.getLogger(__name__)
 
-# Colours handed to new accounts in turn, so two accounts never share one by default. Each is
-# dark enough to read as a band beside light text and bright enough beside dark text.
+# Colours handed to new accounts in turn, so the first six accounts never share one by default.
+# Each is dark enough to read as a band beside light text and bright enough beside dark text.
 ACCOUNT_COLOURS: tuple[str, ...] = (DEFAULT_ENVIRONMENT_COLOUR, "#1565c0", "#c62828", "#ef6c00",
                                     "#6a1b9a", "#00838f")
 
@@ -125,6 +125,8 @@ class SettingsDialog(QDialog):
         self.presets = [replace(preset) for preset in settings.presets]
         # Secrets to write on Save: (kind, key) -> value, or None to delete.
         self.pending_secrets: dict[tuple[str, str], str | None] = {}
+        # Whether the keychain contains each account's password, read once per account.
+        self._stored_passwords: dict[str, bool] = {}
         # Qt adds the application display name on Windows and Linux, so the title omits it.
         self.setWindowTitle(self.tr("Settings"))
         self.setObjectName("settingsDialog")
@@ -221,7 +223,11 @@ class SettingsDialog(QDialog):
         key = (LEAF_PASSWORD, name)
         if key in self.pending_secrets:
             return bool(self.pending_secrets[key])
-        return self.secrets.get(LEAF_PASSWORD, name) is not None
+        # The table requests this on every repaint, and a keychain read can cost a D-Bus call.
+        # The store changes only on Save, so one read per account lasts the dialog's lifetime.
+        if name not in self._stored_passwords:
+            self._stored_passwords[name] = self.secrets.get(LEAF_PASSWORD, name) is not None
+        return self._stored_passwords[name]
 
     def _next_free_colour(self) -> str:
         """Return the first palette colour no account uses, so new accounts look different."""
@@ -284,15 +290,26 @@ class SettingsDialog(QDialog):
             return
         old = self.accounts[row]
         account.remember = old.remember
+        if old.name != account.name and any(
+                other.name == account.name for number, other in enumerate(self.accounts)
+                if number != row):
+            self._say(self.tr("An account named {name} exists already.").format(name=account.name))
+            return
         if old.name != account.name:
-            # The password is keyed by the account's name; move it with the rename.
-            password = self.secrets.get(LEAF_PASSWORD, old.name)
+            # The password is keyed by the account's name, so it moves with the rename. A
+            # password moved by an earlier rename in this dialog is still pending, not stored.
+            key = (LEAF_PASSWORD, old.name)
+            if key in self.pending_secrets:
+                password = self.pending_secrets[key]
+            else:
+                password = self.secrets.get(LEAF_PASSWORD, old.name)
             self.pending_secrets[(LEAF_PASSWORD, old.name)] = None
             self.pending_secrets[(LEAF_TOKEN, old.name)] = None
             if password:
                 self.pending_secrets[(LEAF_PASSWORD, account.name)] = str(password)
         self.accounts[row] = account
         self.accounts_model.reset()
+        self._say("")
 
     def _remove_account(self) -> None:
         row = self.accounts_view.currentIndex().row()
@@ -422,6 +439,11 @@ class SettingsDialog(QDialog):
             return
         preset, password = made
         old = self.presets[row]
+        if old.name != preset.name and any(
+                other.name == preset.name for number, other in enumerate(self.presets)
+                if number != row):
+            self._say(self.tr("A preset named {name} exists already.").format(name=preset.name))
+            return
         if old.name != preset.name:
             saved = self.pending_secrets.get((PARTNER_PASSWORD, old.name)) or \
                 self.secrets.get(PARTNER_PASSWORD, old.name)
@@ -517,7 +539,8 @@ class SettingsDialog(QDialog):
             self.settings_store.save(settings)
         except OSError as error:
             log.warning("Could not save the settings: %s", error)
-            self._say(self.tr("Could not save the settings to {path}: {error}").format(
+            self._say(self.tr("Could not save the settings to {path}: {error}. Check that the "
+                              "folder exists and is writable, then save again.").format(
                 path=self.settings_store.path, error=error.strerror or error))
             return
         for (kind, key), value in self.pending_secrets.items():
@@ -526,8 +549,9 @@ class SettingsDialog(QDialog):
             else:
                 self.secrets.set(kind, key, value)
         self.pending_secrets.clear()
+        self._stored_passwords.clear()
 
-        # Update the settings object the window holds, so it sees the change at once.
+        # Update the settings object the window uses, so the change applies at once.
         self.original.accounts = settings.accounts
         self.original.presets = settings.presets
         self.original.refresh_interval_minutes = settings.refresh_interval_minutes

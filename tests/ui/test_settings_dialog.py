@@ -128,3 +128,30 @@ def test_new_accounts_get_own_colour_and_no_password(setup):
     # The account added here has no password yet; the first one has one.
     assert model.index(2, password_column).data() == "not saved"
     assert model.index(0, password_column).data() != "not saved"
+
+
+def test_account_renamed_twice_keeps_password(setup):
+    _, _, secrets, dialog = setup
+    for name in ("Production EU", "Production US"):
+        dialog.accounts_view.selectRow(0)
+        dialog.account_name.setText(name)
+        dialog._update_account()
+    dialog.save()
+
+    assert secrets.get(LEAF_PASSWORD, "Production US") == "leaf-secret"
+    assert secrets.get(LEAF_PASSWORD, "Production EU") is None
+    assert secrets.get(LEAF_PASSWORD, "Production") is None
+
+
+def test_rename_to_existing_name_rejected(setup):
+    _, _, _, dialog = setup
+    dialog.account_name.setText("Test")
+    dialog.account_username.setText("test@example.org")
+    dialog._add_account()
+    dialog.accounts_view.selectRow(1)
+    dialog.account_name.setText("Production")
+    dialog._update_account()
+
+    assert dialog.message.isVisible()
+    assert "exists already" in dialog.message.text()
+    assert [account.name for account in dialog.accounts] == ["Production", "Test"]
