@@ -2,9 +2,9 @@
 
 Installed builds are smoke-tested with it, so it checks what a frozen build can get wrong: Qt
 plugins, the keyring backend, the truststore TLS context, and the window's wiring against a
-demo sandbox on 127.0.0.1. Settings, window state and the cache go to a temporary folder, so it
-never touches the operator's own. It prints one line per step and exits 0, or names the step
-that failed and exits 1.
+demo sandbox on 127.0.0.1. Settings, window state and the cache go to a temporary folder, and
+secrets to a keychain service of their own, so it never touches the operator's own. It prints
+one line per step and exits 0, or names the step that failed and exits 1.
 """
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ STEP_TIMEOUT_SECONDS = 30.0
 
 
 class SelfTestFailure(Exception):
-    """A self-test step found something wrong; the message names it."""
+    """Raised when a self-test step finds something wrong. The message names what failed."""
 
 
 async def wait_for(predicate: Callable[[], Any], what: str,
                    timeout: float = STEP_TIMEOUT_SECONDS) -> None:
-    """Wait on the running loop until `predicate()` holds, or fail naming `what`."""
+    """Wait on the running loop until `predicate()` is true, or raise naming `what`."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -98,10 +98,12 @@ class _SelfTest:
 
     async def run(self) -> bool:
         from leafdesk import __version__
-        from leafdesk.core.secrets import SecretStore
+        from leafdesk.core.secrets import SERVICE_NAME, SecretStore
         from PySide6 import __version__ as pyside_version
 
-        secrets = SecretStore()
+        # A keychain service of its own, so the demo passwords the steps store never replace
+        # or delete the operator's entries, while the keyring backend is still exercised.
+        secrets = SecretStore(service=f"{SERVICE_NAME} self-test")
         self.say(f"LeafDesk {__version__} self-test (PySide6 {pyside_version}, "
                  f"platform {os.environ.get('QT_QPA_PLATFORM')})")
         self.say(f"keyring backend: {secrets.backend_name}"
@@ -164,7 +166,7 @@ class _SelfTest:
         dialog.username_edit.setText(demo.account.username)
         dialog.remember_check.setChecked(False)
 
-        # A wrong password first: the dialog must say so and stay open.
+        # A wrong password first: the dialog must show an error and stay open.
         dialog.password_edit.setText(demo.password + "-wrong")
         dialog.submit()
         await wait_for(lambda: dialog.task is not None and dialog.task.done(),
