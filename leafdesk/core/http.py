@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -447,9 +448,12 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # float() also reads "inf" and "nan", which no server means as a wait.
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     try:
         moment = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -44,6 +44,11 @@ def test_retry_after_seconds():
     assert parse_retry_after("-3") == 0.0
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "Infinity"])
+def test_retry_after_not_finite(value):
+    assert parse_retry_after(value) is None
+
+
 def test_retry_after_http_date():
     later = datetime.now(UTC) + timedelta(seconds=30)
     value = parse_retry_after(email.utils.format_datetime(later, usegmt=True))
