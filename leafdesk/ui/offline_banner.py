@@ -30,7 +30,8 @@ class OfflineBanner(QFrame):
         self.message = QLabel(self)
         self.message.setWordWrap(True)
         self.message.setForegroundRole(QPalette.ColorRole.ToolTipText)
-        # The outcome of the last check, so "Try again" never ends without an answer.
+        # The outcome of the last failed check, so "Try again" shows a result while Leaf is still
+        # unreachable. A check that succeeds hides the whole banner.
         self.check_result = QLabel(self)
         self.check_result.setObjectName("offlineCheckResult")
         self.check_result.setWordWrap(True)
@@ -53,7 +54,7 @@ class OfflineBanner(QFrame):
     def show_offline(self, since: datetime | None, as_of: datetime | None,
                      retry_seconds: int) -> None:
         """Show the banner: offline since `since`, data as of `as_of`, next check in seconds."""
-        text = self.tr("Leaf cannot be reached since {since}.").format(
+        text = self.tr("Leaf has been unreachable since {since}.").format(
             since=format_time(since) or self.tr("start-up"))
         if as_of is not None:
             text += " " + self.tr("Showing the offline cache as of {time}.").format(
@@ -61,7 +62,8 @@ class OfflineBanner(QFrame):
         else:
             text += " " + self.tr("Showing the offline cache.")
         text += " " + self.tr(
-            "Actions that need Leaf are off; LeafDesk checks again every {seconds} s.").format(
+            "Actions that need Leaf are disabled, and LeafDesk checks again every {seconds} s."
+        ).format(
             seconds=retry_seconds)
         self.message.setText(text)
         self.show()

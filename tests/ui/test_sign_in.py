@@ -169,7 +169,7 @@ def test_start_offline_from_cache(qtbot, sandbox, run_async, run_until, settle, 
     window.show()
     assert window.model.rowCount() == 40
     assert window.banner.isVisible()
-    assert "Leaf cannot be reached since" in window.banner.message.text()
+    assert "Leaf has been unreachable since" in window.banner.message.text()
     assert "Showing the offline cache as of" in window.banner.message.text()
     assert window.connection_label.text() == "○ Offline"
     assert not window.refresh_action.isEnabled()
