@@ -1,7 +1,8 @@
 """The details of the selected Leaf user: state in plain words, the Panorama credential, the
 state timeline and the actions (connect, enter credentials, re-check, delete).
 
-The panel only shows and asks: its buttons emit signals and the main window runs the work. Tokens
+The panel only displays data and emits requests. Its buttons emit signals and the main window
+runs the work. Tokens
 are shown masked, and reach the clipboard only through the explicit "Copy" buttons beside them.
 """
 
@@ -257,7 +258,7 @@ class DetailsPanel(QWidget):
 
         layout = QVBoxLayout(content)
         # Without this the panel could not get narrower than its longest unbroken text (an id)
-        # and would be clipped on the right; with it, the text wraps to the width it gets.
+        # and would be clipped on the right. With it, the text wraps to the width it gets.
         layout.setSizeConstraint(QVBoxLayout.SizeConstraint.SetNoConstraint)
         layout.addWidget(self.placeholder)
         layout.addWidget(self.title)
@@ -332,9 +333,6 @@ class DetailsPanel(QWidget):
             self._show_credential(self.row, credential)
             self._update_actions()
 
-    def set_history(self, history: Sequence[Any]) -> None:
-        self._show_history(history)
-
     def set_online(self, online: bool, reason: str = "") -> None:
         """Enable the actions that need Leaf, or disable them with `reason` as their tooltip."""
         self._online = online
@@ -378,7 +376,8 @@ class DetailsPanel(QWidget):
             self.credential_note.setText(self.tr("Leaf holds no Panorama credential for this user."))
         elif credential is None:
             self.credential_note.setText(self.tr(
-                "Only the fields kept in the offline cache are shown; tokens are never cached."))
+                "Only the fields kept in the offline cache are shown, because tokens are never "
+                "cached."))
         else:
             self.credential_note.setText("")
         self.credential_note.setVisible(bool(self.credential_note.text()))
@@ -403,7 +402,7 @@ class DetailsPanel(QWidget):
         previous: ConnectionState | None = None
         ever_connected = False
         # Oldest first, so "broke" and "healed" read in the order they happened.
-        entries = sorted(history, key=lambda change: _change_time_key(change))
+        entries = sorted(history, key=_change_time_key)
         # The cache starts recording at LeafDesk's first sync of the user, not at the
         # credential's creation, so the first entry is only the first state LeafDesk saw.
         self.timeline_note.setText(self.tr(

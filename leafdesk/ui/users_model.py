@@ -1,8 +1,8 @@
 """The users table: a Qt model over `UserRow`s and the proxy that searches and filters it.
 
-Built for 50,000 rows. Display strings are made when a row is first shown, the search text of
-every row is built once and reused for each keystroke, and sorting happens in Python on the
-source model (one key per row) instead of through Qt's per-comparison `lessThan` calls.
+Built for 50,000 rows. Display strings are made when a row is first shown. The search text of
+every row is built once and reused for each keystroke. Sorting happens in Python on the source
+model (one key per row) instead of through Qt's per-comparison `lessThan` calls.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from PySide6.QtCore import (
     QAbstractTableModel,
     QCoreApplication,
     QModelIndex,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
@@ -411,23 +410,14 @@ class UsersFilterProxy(QSortFilterProxyModel):
         else:
             self.invalidateFilter()
 
-    def source_row(self, proxy_row: int) -> int:
-        return self.mapToSource(self.index(proxy_row, 0)).row()
-
 
 def has_credential(row: UserRow) -> bool:
-    """Return True when Leaf holds a Panorama credential for the row's user, as far as known.
+    """Return True when Leaf has a Panorama credential for the row's user, as far as known.
 
-    The embedded credential summary may be missing (Leaf can answer with the id only, or not at
+    The embedded credential summary may be missing (Leaf can return the id only, or not at
     all), so a state read from a credential's status counts too.
     """
     if row.user.panorama is not None or row.state.raw_status is not None:
         return True
     return row.state.state not in (ConnectionState.NOT_CONNECTED,
                                    ConnectionState.WAITING_FOR_GROWER)
-
-
-def persistent_user_id(index: QPersistentModelIndex | QModelIndex) -> str | None:
-    """Return the Leaf user id behind a proxy or source index."""
-    value = index.data(USER_ID_ROLE)
-    return value if isinstance(value, str) else None
