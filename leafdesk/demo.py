@@ -55,7 +55,8 @@ class DemoSandbox:
     def control(self, method: str, path: str, body: Any = None) -> Any:
         """Call a sandbox test control (only with `controls=True`) and return its JSON response."""
         if not self.controls:
-            raise RuntimeError("this demo sandbox was started without test controls")
+            raise RuntimeError("this demo sandbox was started without test controls. Start it "
+                               "with controls=True to call them")
         data = None if body is None else json.dumps(body).encode("utf-8")
         request = urllib.request.Request(
             f"{self.base_url}/_sandbox/{path.lstrip('/')}", data=data, method=method,

@@ -87,8 +87,8 @@ def _start_demo(**options):
 
 
 async def _start_demo_in_background(**options):
-    # Imported late: the sandbox and its web stack cost about 0.1 s to import, which the window's
-    # first paint should not wait for when no demo is asked for.
+    # Imported late: the sandbox and its web stack cost an estimated 0.1 s to import, which the
+    # window's first paint should not wait for when no demo is requested.
     from leafdesk.demo import start_demo_in_background
 
     return await start_demo_in_background(**options)
@@ -120,7 +120,7 @@ def run_window(*, demo: bool = False) -> int:
         log_folder=log_file.parent,
         window_state=WindowStateStore(),
     )
-    # A window started from the cache paints before the event loop (asyncio and qasync) exists;
+    # A window started from the cache paints before the event loop (asyncio and qasync) exists.
     # run_forever() creates the loop when the window requests it after that paint.
     controller.start(demo=demo)
     status = aio.run_forever()
@@ -196,7 +196,7 @@ def _stop_reporting_platform_failure(previous) -> None:
 
 def _quit_on_interrupt(app) -> None:
     # Qt's loop does not return to Python on its own, so Ctrl+C in the terminal would wait for
-    # the next event; a short timer gives Python's signal handler a chance to run.
+    # the next event. A 250 ms timer gives Python's signal handler a chance to run.
     from PySide6.QtCore import QTimer
 
     signal.signal(signal.SIGINT, lambda *_: app.quit())

@@ -3,8 +3,8 @@
 `LeafDeskApp` owns the one `AppContext` in use and the main window over it. When the last
 account's password is saved and its offline cache contains users, the start opens that account's
 window from the cache and signs in after the window's first paint. Otherwise it opens the
-sign-in dialog, or signs in to the demo sandbox for `--demo`. It replaces the window when the operator switches
-accounts, and closes sessions and the demo sandbox on the way out.
+sign-in dialog, or signs in to the demo sandbox for `--demo`. It replaces the window when the
+operator switches accounts, and closes sessions and the demo sandbox on the way out.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def app_icon() -> QIcon:
-    """Return LeafDesk's icon in every size the package resources hold."""
+    """Return LeafDesk's icon in every size the package resources contain."""
     # Read through importlib.resources, which finds the PNGs in a wheel and a PyInstaller bundle.
     icon = QIcon()
     for png in app_icon_pngs().values():
@@ -47,7 +47,7 @@ def app_icon() -> QIcon:
 
 
 # Platform plugins without a window system (offscreen, used by the self-test and the tests)
-# warn about every window feature they lack; those lines tell the operator nothing.
+# warn about every window feature they lack. Those lines tell the operator nothing.
 _QUIET_QT_MESSAGES = ("This plugin does not support",)
 
 
@@ -113,7 +113,7 @@ class LeafDeskApp(QObject):
         return dialog
 
     def start(self, *, demo: bool = False) -> None:
-        """Open the last account from its cache, else the sign-in dialog, or with `demo` the demo."""
+        """Open the last account from its cache, else the sign-in dialog (the demo with `demo`)."""
         if not demo and self._start_from_cache():
             return
         # The dialogs start tasks as soon as they open. The window from the cache creates the
@@ -162,7 +162,7 @@ class LeafDeskApp(QObject):
         self.context = context
 
         def saved_password() -> str | None:
-            # Read after the first paint: the keychain lookup costs about 0.1 s at start.
+            # Read after the first paint, because the keychain lookup costs an estimated 0.1 s.
             return self.secrets.get(LEAF_PASSWORD, account.name)
 
         window = self._open_window(context, session_opener(
@@ -190,7 +190,7 @@ class LeafDeskApp(QObject):
         if isinstance(error, PasswordNotSavedError):
             dialog.show_message(self.tr(
                 "The password of {account} is not in the keychain any more. Enter it to sign "
-                "in; the window shows the offline cache meanwhile.").format(account=account.name))
+                "in. Until then the window shows the offline cache.").format(account=account.name))
             return
         dialog.show_message(sign_in_message(error, account))
 
@@ -238,7 +238,8 @@ class LeafDeskApp(QObject):
         if self.sign_in is dialog:
             self.sign_in = None
         dialog.deleteLater()
-        if self.window is None and self.context is None and dialog.result() != dialog.DialogCode.Accepted:
+        accepted = dialog.result() == dialog.DialogCode.Accepted
+        if self.window is None and self.context is None and not accepted:
             # Closing the sign-in before any window opened ends the application.
             app = QGuiApplication.instance()
             if app is not None and app.quitOnLastWindowClosed():
@@ -248,7 +249,7 @@ class LeafDeskApp(QObject):
             self.window.apply_settings()
 
     def switch_account(self, name: str) -> None:
-        """Sign in to another saved account; the current window stays until that succeeds."""
+        """Sign in to another saved account. The current window stays until that succeeds."""
         from leafdesk.core.secrets import LEAF_PASSWORD
 
         dialog = self.show_sign_in(name)

@@ -1,10 +1,11 @@
-"""Background operations: long work (refresh, connect, delete, export) that never freezes the window.
+"""Background operations: long work (refresh, connect, delete, export) run as asyncio tasks.
 
-An `Operation` runs one coroutine as a task, reports progress and ends in exactly one of three
-ways: succeeded, cancelled or failed. Every failure takes the same path: one sentence naming
-the grower and what failed (`LeafError.sentence()`), with the technical details expandable in a
-non-modal message box. `OperationProgress` is the progress bar with a Cancel button that shows
-whichever operation it tracks.
+The window stays responsive while they run. An `Operation` runs one coroutine as a task,
+reports progress and ends in exactly one of three ways: succeeded, cancelled or failed. Every
+failure takes the same path: one sentence naming the grower and what failed
+(`LeafError.sentence()`), with the technical details expandable in a non-modal message box.
+`OperationProgress` is the progress bar with a Cancel button that shows whichever operation it
+tracks.
 """
 
 from __future__ import annotations
@@ -167,7 +168,7 @@ class Operation(QObject):
             self.finished.emit()
 
     def cancel(self) -> None:
-        """Ask the work to stop; `cancelled` follows once it has."""
+        """Request that the work stop. `cancelled` is emitted once it has stopped."""
         if self._task is not None and not self._task.done() and self.cancellable:
             log.info("Operation %r cancelled by the operator", self.title)
             self._task.cancel()
@@ -226,7 +227,7 @@ def show_failure(parent: QWidget | None, failure: OperationFailure) -> QMessageB
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setObjectName("operationFailureBox")
     if parent is not None:
-        # Without a window manager nobody activates the window again after the box closes, and
+        # Without a window manager no one activates the window again after the box closes, and
         # its shortcuts would stay dead until it was clicked.
         box.finished.connect(lambda _result: parent.window().activateWindow())
     box.open()
@@ -249,7 +250,9 @@ class OperationProgress(QWidget):
         self._bar.setMaximumWidth(180)
         self._bar.setTextVisible(True)
         self._cancel = QPushButton(self.tr("Cancel"), self)
-        self._cancel.setToolTip(self.tr("Stop the running operation (Esc)"))
+        # Esc is the window's Cancel refresh shortcut, so it stops a refresh but no other
+        # operation, and the tooltip names no key.
+        self._cancel.setToolTip(self.tr("Stop the running operation"))
         self._cancel.clicked.connect(self.cancel)
 
         layout = QHBoxLayout(self)

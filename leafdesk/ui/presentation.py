@@ -1,7 +1,7 @@
 """How the window shows connection states, actors, environments and times: words, colours, icons.
 
 Every label here is wrapped for translation. Colours come in a light-theme and a dark-theme
-shade so that state text stays readable when the OS switches the palette; icons pair each
+shade so that state text stays readable when the OS switches the palette. Icons pair each
 colour with a shape, so the state never rests on colour alone.
 """
 

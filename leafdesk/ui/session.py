@@ -1,7 +1,7 @@
 """A signed-in (or offline) Leaf account with the core services the window works through.
 
 `open_session()` signs in to one Leaf account and wires the client, the offline cache and the
-sync and connect services to it. When Leaf cannot be reached but the cache holds users, the
+sync and connect services to it. When Leaf cannot be reached but the cache contains users, the
 session opens offline instead of failing, so the window can show what was last seen.
 `cached_context()` opens only the cache, so the window can paint the users it holds before the
 network stack (httpx, truststore, keyring) is imported and the session opened.
@@ -86,7 +86,7 @@ def cached_context(
 
 
 class PasswordNotSavedError(SignedOutError):
-    """The account remembers its password, but the keychain no longer holds it."""
+    """Raised when the account remembers its password but the keychain no longer contains it."""
 
 
 def session_opener(
@@ -99,9 +99,10 @@ def session_opener(
     """Return a function that opens the session of `context` (from `cached_context()`).
 
     The session reuses the context's open cache. `password` may be a function, called only when
-    the session opens, so that the keychain is read after the window's first paint; when it
-    returns nothing, opening raises `SignedOutError`. Without `secrets`, a `SecretStore` is made
-    when the session opens, so keyring too is imported only then.
+    the session opens, so that the keychain is read after the window's first paint. When it
+    returns nothing, opening raises `PasswordNotSavedError` (a `SignedOutError`). Without
+    `secrets`, a `SecretStore` is made when the session opens, so keyring too is imported only
+    then.
     """
 
     async def open_later() -> AppContext:
@@ -138,9 +139,9 @@ async def open_session(
 
     Raises the client's `LeafError` for a wrong password (`SignedOutError`), a TLS problem
     (`TlsError`) or an unreachable host (`OfflineError`), except that an unreachable host with a
-    cache holding users opens the session offline. `timeout` (seconds) replaces the client's
+    cache containing users opens the session offline. `timeout` (seconds) replaces the client's
     default timeouts for every phase of a request. `cache` is the account's cache opened
-    already (by `cached_context()`); it stays open when signing in fails.
+    already (by `cached_context()`), and it stays open when signing in fails.
     """
     from leafdesk.core.client import LeafClient
     from leafdesk.core.connect import ConnectService

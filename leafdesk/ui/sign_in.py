@@ -2,7 +2,7 @@
 
 Signing in runs in the background; the dialog reports a wrong password, an unreachable host and
 a TLS problem each with its own message. When Leaf cannot be reached but the account's cache
-holds users, the session opens offline (see `session.open_session`). The dialog is shown with
+contains users, the session opens offline (see `session.open_session`). The dialog is shown with
 `show()`/`open()` and reports through `signed_in(AppContext)`.
 """
 

@@ -144,7 +144,8 @@ class SummaryStrip(QWidget):
             button = self._buttons[state]
             label = state_label(state)
             button.setText(f"{label} {count}")
-            button.setToolTip(self.tr("Show only users in the state “{state}”").format(state=label))
+            button.setToolTip(
+                self.tr("Show only users in the state “{state}”").format(state=label))
             button.setAccessibleName(
                 self.tr("{state}: {count} users; show only these").format(state=label, count=count))
             button.setVisible(count > 0 or button.isChecked())
