@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 class DeleteDialog(QDialog):
-    """Asks the operator to confirm deleting a Panorama credential; emits `confirmed` on Delete."""
+    """Dialog that confirms deleting a Panorama credential and emits `confirmed` on Delete."""
 
     confirmed = Signal()
 
@@ -28,7 +28,7 @@ class DeleteDialog(QDialog):
         user: LeafUser,
         credential: PanoramaCredential | None,
     ) -> None:
-        """Build the confirmation for `user`'s credential; show it with `open()`, not `exec()`."""
+        """Build the confirmation for `user`'s credential. Show it with `open()`, not `exec()`."""
         super().__init__(parent)
         self.user = user
         self.credential = credential

@@ -273,7 +273,7 @@ class EventLogView(QWidget):
             self.count_label.setText(english_plural(
                 self.tr("{shown} of %n event(s)", "", total), total).format(shown=shown))
         self.export_button.setEnabled(shown > 0)
-        # The count is longer with a filter on; lay out now so it is never drawn cut off.
+        # The count is longer with a filter on, so lay out now or it is drawn cut off.
         if self.layout() is not None:
             self.layout().activate()
 
@@ -319,8 +319,10 @@ class EventLogView(QWidget):
     # Online state and loading
 
     def set_online(self, online: bool) -> None:
-        """Follow the window's online state: offline, events come from the cache and Reload explains
-        why in its tooltip."""
+        """Follow the window's online state.
+
+        Offline, the events come from the cache and Reload's tooltip explains why it is disabled.
+        """
         self.online = online
         self._update_reload_button()
 
@@ -395,7 +397,7 @@ class EventLogView(QWidget):
             self._update_reload_button()
 
     async def load_events(self, user: LeafUser) -> int:
-        """Fetch, save and show `user`'s events; return how many are shown.
+        """Fetch, save and show `user`'s events, and return the number shown.
 
         Online, Leaf's response is saved to the cache and merged with the archive there. When
         Leaf cannot be reached the cache alone is shown, marked with the time it is from.
@@ -478,7 +480,7 @@ class EventLogView(QWidget):
                 text = self.tr("Offline: events from the local cache, as of {time}.").format(
                     time=when)
             if any(not row.archived for row in rows):
-                # Without Leaf's answer, "Kept by" can only go by each event's age.
+                # Without Leaf's response, "Kept by" can only go by each event's age.
                 text += " " + self.tr("“Kept by: Leaf” means Leaf should still keep the "
                                       "event, by its age; LeafDesk could not ask Leaf.")
             self.source_label.set_tone("warning")

@@ -38,7 +38,7 @@ def _tr(text: str) -> str:
 
 
 def pretty(value: Any, raw: str | None) -> str:
-    """Return decoded JSON indented, or the raw text, with secrets masked; '' when there is none.
+    """Return decoded JSON indented, or the raw text, with secrets masked ('' for neither).
 
     Panorama's token responses carry live tokens, so everything passes `redact_secrets` first.
     """
